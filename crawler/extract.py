@@ -1,0 +1,195 @@
+"""Generic extraction layers that every site parser falls back on.
+
+A site parser reads its own selectors first. Whatever it leaves empty is filled, field by
+field, from the page's structured metadata (JSON-LD, then OpenGraph / ``<meta>``), and only
+then from a generic extractor (trafilatura for the body, htmldate for the date). Each fill is
+recorded as ``"<layer>/<field>"`` so the crawl's stats show when a site's layout drifts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from parsel import Selector
+
+from crawler.items import Article
+from crawler.normalize import clean_optional, clean_text, distinct, split_paragraphs
+
+logger = logging.getLogger(__name__)
+
+#: Fields a fallback layer may fill. ``modified_at`` and ``authors`` are left out on purpose:
+#: generic guesses for them (htmldate's "last modified", ``<meta name="author">`` holding the
+#: site's domain) are wrong more often than right.
+FALLBACK_FIELDS = (
+    "title",
+    "description",
+    "body",
+    "published_at_raw",
+    "category",
+    "tags",
+    "image_url",
+)
+_ARTICLE_TYPES = {"NewsArticle", "Article", "ReportageNewsArticle", "BlogPosting", "WebPage"}
+
+
+@dataclass
+class ParsedArticle:
+    """What a site parser returns: the article and which fields came from a fallback layer."""
+
+    article: Article
+    #: ``"<layer>/<field>"`` for every field a fallback filled, e.g. ``"jsonld/title"``.
+    fallbacks: list[str] = field(default_factory=list)
+
+
+def _walk_jsonld(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, list):
+        for child in node:
+            yield from _walk_jsonld(child)
+    elif isinstance(node, dict):
+        yield node
+        yield from _walk_jsonld(node.get("@graph"))
+
+
+def jsonld_article(selector: Selector) -> dict[str, Any]:
+    """The page's JSON-LD NewsArticle (or Article) object, ``{}`` when there is none or it is
+    malformed (CMS templates often emit broken JSON-LD; that must not break parsing)."""
+    for script in selector.xpath('//script[@type="application/ld+json"]/text()').getall():
+        try:
+            data = json.loads(script)
+        except ValueError:
+            logger.debug("Malformed JSON-LD ignored")
+            continue
+        for node in _walk_jsonld(data):
+            types = node.get("@type")
+            types = set(types) if isinstance(types, list) else {types}
+            if types & _ARTICLE_TYPES and node.get("headline"):
+                return node
+    return {}
+
+
+def _jsonld_names(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    names = []
+    for item in items:
+        if isinstance(item, dict) and item.get("@type", "Person") == "Person":
+            names.append(str(item.get("name", "")))
+        elif isinstance(item, str):
+            names.append(item)
+    return distinct(names)
+
+
+def _jsonld_image(value: Any) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        value = value.get("url")
+    return clean_optional(value) if isinstance(value, str) else None
+
+
+def _keywords(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return distinct(value.split(","))
+    if isinstance(value, list):
+        return distinct(str(v) for v in value)
+    return []
+
+
+def metadata_layers(selector: Selector) -> list[tuple[str, dict[str, Any]]]:
+    """Candidate values per field from JSON-LD, then OpenGraph / meta tags, in that order."""
+    ld = jsonld_article(selector)
+
+    def meta(*names: str) -> str | None:
+        for name in names:
+            value = selector.xpath(
+                f'//meta[@property="{name}" or @name="{name}"]/@content'
+            ).get()
+            if value and value.strip():
+                return clean_text(value)
+        return None
+
+    jsonld_values: dict[str, Any] = {
+        "title": clean_optional(ld.get("headline")),
+        "description": clean_optional(ld.get("description")),
+        "body": ld.get("articleBody"),
+        "published_at_raw": clean_optional(ld.get("datePublished")),
+        "modified_at": clean_optional(ld.get("dateModified")),
+        "authors": _jsonld_names(ld.get("author")),
+        "category": clean_optional(ld.get("articleSection"))
+        if isinstance(ld.get("articleSection"), str)
+        else None,
+        "tags": _keywords(ld.get("keywords")),
+        "image_url": _jsonld_image(ld.get("image")),
+    }
+    meta_values: dict[str, Any] = {
+        "title": meta("og:title", "twitter:title", "title"),
+        "description": meta("og:description", "description", "twitter:description"),
+        "published_at_raw": meta("article:published_time", "pubdate", "publishdate"),
+        "modified_at": meta("article:modified_time", "og:updated_time"),
+        "category": meta("article:section"),
+        "tags": _keywords(meta("keywords", "news_keywords")),
+        "image_url": meta("og:image", "twitter:image"),
+    }
+    return [("jsonld", jsonld_values), ("meta", meta_values)]
+
+
+def generic_layer(html: str, url: str) -> dict[str, Any]:
+    """Body, title and date from trafilatura / htmldate; only called when fields are missing."""
+    import trafilatura  # imported lazily: heavy, and unused on pages the site parser handles
+    from htmldate import find_date
+
+    values: dict[str, Any] = {}
+    try:
+        document = trafilatura.bare_extraction(
+            html, url=url, include_comments=False, with_metadata=True, favor_precision=True
+        )
+    except Exception:  # trafilatura raises assorted errors on broken markup
+        logger.warning("trafilatura failed on %s", url, exc_info=True)
+        document = None
+    if document is not None:
+        data = document.as_dict() if hasattr(document, "as_dict") else dict(document)
+        text = data.get("text") or ""
+        values["body"] = "\n\n".join(split_paragraphs(text.replace("\n", "\n\n"))) or None
+        values["title"] = clean_optional(data.get("title"))
+        values["description"] = clean_optional(data.get("description"))
+        values["tags"] = _keywords(data.get("tags") or data.get("categories"))
+        values["image_url"] = clean_optional(data.get("image"))
+    try:
+        values["published_at_raw"] = find_date(html, original_date=True, outputformat="%Y-%m-%d")
+    except Exception:
+        logger.debug("htmldate failed on %s", url, exc_info=True)
+    return values
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == []
+
+
+def fill_missing(
+    article: Article,
+    layers: list[tuple[str, dict[str, Any]]],
+    fallbacks: list[str],
+    fields: tuple[str, ...] = FALLBACK_FIELDS,
+) -> None:
+    """Fill each empty field of ``article`` from the first layer that has a value for it."""
+    for name in fields:
+        if not _is_empty(getattr(article, name)):
+            continue
+        for layer, values in layers:
+            value = values.get(name)
+            if not _is_empty(value):
+                setattr(article, name, value)
+                fallbacks.append(f"{layer}/{name}")
+                break
+
+
+def apply_fallbacks(article: Article, selector: Selector, html: str, url: str) -> list[str]:
+    """Run the metadata layers, then the generic extractor if core fields are still empty."""
+    fallbacks: list[str] = []
+    fill_missing(article, metadata_layers(selector), fallbacks)
+    if any(_is_empty(getattr(article, name)) for name in ("title", "body", "published_at_raw")):
+        fill_missing(article, [("generic", generic_layer(html, url))], fallbacks)
+    return fallbacks

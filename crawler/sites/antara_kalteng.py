@@ -1,0 +1,234 @@
+"""ANTARA Kalteng (kalteng.antaranews.com): everything this crawler knows about the site.
+
+The desk is mid-migration between two templates: the old "mag" template (``article.post-wrapper``,
+lazy images with ``data-src``) and the new one (``div.wrap__article-detail``, JSON-LD and
+OpenGraph). Each template is one parser class with one method per field; ``parse_article`` picks
+the class whose root element is on the page and falls back to the generic layers in
+``crawler.extract`` for any field its selectors miss.
+
+The site states that crawling or automated indexing without ANTARA's written permission is
+forbidden: whoever runs this against the live site needs that permission.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from parsel import Selector
+
+from crawler.extract import ParsedArticle, apply_fallbacks, jsonld_article
+from crawler.html_text import element_blocks
+from crawler.items import Article
+from crawler.normalize import (
+    boilerplate_kind,
+    canonical_url,
+    clean_optional,
+    clean_text,
+    distinct,
+    join_paragraphs,
+    parse_byline,
+    parse_date,
+    split_caption,
+    split_dateline,
+    split_names,
+)
+
+SOURCE = "antara_kalteng"
+SITE_URL = "https://kalteng.antaranews.com"
+SITE_HOST = "kalteng.antaranews.com"
+SITE_NAME = "ANTARA Kalteng"
+REGION = "Kalimantan Tengah"
+LANGUAGE = "id"
+#: Local time of the desk's pages (WIB).
+TIMEZONE = "Asia/Jakarta"
+
+#: Article pages: ``/berita/<numeric id>/<slug>``.
+ARTICLE_PATH = re.compile(r"^/berita/(?P<id>\d+)(?:/[^/?#]*)?/?$")
+#: Pages under these path prefixes look like stories in listings but are not text articles.
+NON_ARTICLE_PATHS = {
+    "/video/": "video",
+    "/foto/": "photo",
+    "/infografis/": "infographic",
+    "/infografik/": "infographic",
+}
+#: Listings the spider starts from besides the home page's navigation.
+LATEST_PATH = "/terkini"
+RSS_PATH = "/rss/terkini.xml"
+SECTION_PATHS = ("/kabar-daerah", "/palangka-raya")
+
+# Placeholders the lazy loader swaps out; never the article's image.
+_PLACEHOLDER_IMAGE = re.compile(r"no-image|placeholder|blank\.(gif|png)|data:image", re.IGNORECASE)
+
+
+class OldTemplate:
+    """The "mag" template used from the 2010s until the 2026 migration."""
+
+    root: ClassVar[str] = "//article[contains(@class, 'post-wrapper')]"
+    _title = "//h1[contains(@class, 'post-title')]"
+    _date = "//header[contains(@class, 'post-header')]//span[contains(@class, 'article-date')]"
+    _breadcrumb = "//ol[contains(@class, 'breadcrumb')]/li"
+    _image = "//div[contains(@class, 'wp-caption')]//img"
+    _caption = "//*[contains(@class, 'wp-caption-text')]"
+    _content = "//div[contains(@class, 'post-content')]"
+    _tags = "//ul[contains(@class, 'tags-widget')]//a"
+    #: Inside the body: ads, scripts, pull-quotes that repeat the text, "Baca juga" links, tags.
+    _body_noise = (
+        ".//script | .//style | .//ins | .//noscript | .//iframe"
+        " | .//div[contains(@class, 'quote_old')] | .//span[contains(@class, 'baca-juga')]"
+        " | .//ul[contains(@class, 'blog-tags') or contains(@class, 'tags-widget')]"
+        " | .//div[contains(@class, 'wp-caption')] | .//figure"
+    )
+
+    def __init__(self, selector: Selector, url: str) -> None:
+        self.selector = selector
+        self.url = url
+        content = selector.xpath(self._content)
+        self._blocks = (
+            element_blocks(content[0].root, self._body_noise) if content else []
+        )  # type: list[list[str]]
+
+    def title(self) -> str | None:
+        return clean_optional(" ".join(self.selector.xpath(self._title).xpath(".//text()").getall()))
+
+    def description(self) -> str | None:
+        return clean_optional(self.selector.xpath('//meta[@name="description"]/@content').get())
+
+    def published_at_raw(self) -> str | None:
+        return clean_optional(" ".join(self.selector.xpath(self._date).xpath(".//text()").getall()))
+
+    def modified_at_raw(self) -> str | None:
+        return None
+
+    def category(self) -> str | None:
+        crumbs = self.selector.xpath(self._breadcrumb)
+        if len(crumbs) < 2:
+            return None
+        return clean_optional(" ".join(crumbs[1].xpath(".//text()").getall()))
+
+    def tags(self) -> list[str]:
+        return distinct(self.selector.xpath(self._tags).xpath("string(.)").getall())
+
+    def image_url(self) -> str | None:
+        for image in self.selector.xpath(self._image):
+            for attribute in ("data-src", "data-original", "data-lazy-src", "src"):
+                value = (image.attrib.get(attribute) or "").strip()
+                if value and not _PLACEHOLDER_IMAGE.search(value):
+                    return canonical_url(value, base=self.url, force_https=False)
+        return None
+
+    def caption_text(self) -> str | None:
+        return clean_optional(self.selector.xpath(self._caption).xpath("string(.)").get())
+
+    def body_blocks(self) -> list[list[str]]:
+        return self._blocks
+
+
+class NewTemplate(OldTemplate):
+    """The 2026 template: Bootstrap 4 markup, JSON-LD NewsArticle, tags inside the body div."""
+
+    root: ClassVar[str] = "//div[contains(@class, 'wrap__article-detail')]"
+    _title = "//div[contains(@class, 'wrap__article-detail-title')]//h1"
+    _date = "//div[contains(@class, 'wrap__article-detail-info')]//span"
+    _breadcrumb = "//ul[contains(@class, 'breadcrumbs')]/li"
+    _image = "//div[contains(@class, 'wrap__article-detail-image')]//img"
+    _caption = "//div[contains(@class, 'wrap__article-detail-image')]//figcaption"
+    _content = "//div[contains(@class, 'wrap__article-detail-content')]"
+    _tags = "//ul[contains(@class, 'blog-tags')]//a"
+
+    def modified_at_raw(self) -> str | None:
+        # The new template shows no modification time; only its JSON-LD carries it.
+        return clean_optional(jsonld_article(self.selector).get("dateModified"))
+
+
+class NoTemplate(OldTemplate):
+    """Neither template matched (a redesign, an error page): every field comes from the
+    generic layers, and the fallback stats say so loudly."""
+
+    root: ClassVar[str] = "/.."
+    _title = _date = _breadcrumb = _image = _caption = _content = _tags = "/.."
+
+
+TEMPLATES: tuple[type[OldTemplate], ...] = (NewTemplate, OldTemplate)
+
+
+def _split_body(blocks: list[list[str]]) -> tuple[list[str], dict[str, str]]:
+    """Body paragraphs and byline fields from the body element's text blocks."""
+    paragraphs: list[str] = []
+    byline: dict[str, str] = {}
+    for lines in blocks:
+        kept: list[str] = []
+        for line in lines:
+            kind = boilerplate_kind(line)
+            if kind in ("byline", "copyright"):
+                for label, value in parse_byline(line).items():
+                    byline.setdefault(label, value)
+            elif kind is None:
+                kept.append(line)
+        if kept:
+            paragraphs.append(clean_text(" ".join(kept)))
+    return paragraphs, byline
+
+
+def parse_article(html: str, url: str) -> ParsedArticle:
+    """Parse one article page of kalteng.antaranews.com; ``url`` is the page's live URL.
+
+    Pure: no network, no Scrapy. Values are cleaned here; ``normalize_article`` (run by the
+    normalisation pipeline) enforces the schema's invariants on top.
+    """
+    url = canonical_url(url)
+    selector = Selector(text=html or "<html></html>")
+    template_class = next(
+        (t for t in TEMPLATES if selector.xpath(t.root)), NoTemplate
+    )  # type: type[OldTemplate]
+    page = template_class(selector, url)
+
+    paragraphs, byline = _split_body(page.body_blocks())
+    dateline = None
+    if paragraphs:
+        dateline, paragraphs[0] = split_dateline(paragraphs[0])
+    caption, credit = split_caption(page.caption_text())
+
+    article = Article(
+        url=url,
+        source=SOURCE,
+        site_name=SITE_NAME,
+        region=REGION,
+        language=LANGUAGE,
+        title=page.title(),
+        description=page.description(),
+        body=join_paragraphs(p for p in paragraphs if p) or None,
+        dateline=dateline,
+        published_at_raw=page.published_at_raw(),
+        authors=split_names(byline.get("pewarta") or byline.get("penulis") or byline.get("reporter")),
+        editors=split_names(byline.get("editor")),
+        uploader=clean_optional(byline.get("uploader")),
+        category=page.category(),
+        tags=page.tags(),
+        image_url=page.image_url(),
+        image_caption=caption,
+        image_credit=credit,
+    )
+    modified_raw = page.modified_at_raw()
+    article.modified_at = parse_date(modified_raw, default_tz=TIMEZONE) if modified_raw else None
+
+    fallbacks = apply_fallbacks(article, selector, html, url)
+    if template_class is NoTemplate:
+        fallbacks.append("none/template")
+    article.published_at = parse_date(article.published_at_raw, default_tz=TIMEZONE)
+    return ParsedArticle(article=article, fallbacks=fallbacks)
+
+
+def article_id(url: str) -> str | None:
+    """The numeric story id of an article URL, or None for any other page."""
+    match = ARTICLE_PATH.match(re.sub(r"^https?://[^/]+", "", url).split("?")[0])
+    return match.group("id") if match else None
+
+
+def non_article_kind(path: str) -> str | None:
+    """"video", "photo" or "infographic" for story pages that carry no article text."""
+    for prefix, kind in NON_ARTICLE_PATHS.items():
+        if path.startswith(prefix):
+            return kind
+    return None
+
