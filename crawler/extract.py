@@ -186,10 +186,23 @@ def fill_missing(
                 break
 
 
-def apply_fallbacks(article: Article, selector: Selector, html: str, url: str) -> list[str]:
-    """Run the metadata layers, then the generic extractor if core fields are still empty."""
+def apply_fallbacks(
+    article: Article, selector: Selector, html: str, url: str, *, unlocated: set[str]
+) -> list[str]:
+    """Run the metadata layers, then the generic extractor for core fields still empty.
+
+    The generic extractor guesses, so it only fills fields in ``unlocated``: those whose
+    site selector found no element at all (the layout changed). An element that is there but
+    empty is the page's truth (an empty article body must be dropped, not replaced by the
+    sidebar text trafilatura would pick).
+    """
     fallbacks: list[str] = []
     fill_missing(article, metadata_layers(selector), fallbacks)
-    if any(_is_empty(getattr(article, name)) for name in ("title", "body", "published_at_raw")):
-        fill_missing(article, [("generic", generic_layer(html, url))], fallbacks)
+    guessable = tuple(
+        name
+        for name in ("title", "body", "published_at_raw")
+        if name in unlocated and _is_empty(getattr(article, name))
+    )
+    if guessable:
+        fill_missing(article, [("generic", generic_layer(html, url))], fallbacks, guessable)
     return fallbacks

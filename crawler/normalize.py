@@ -225,6 +225,7 @@ _NUMERIC_DATE = re.compile(
     r"(?:\s+(?P<hour>\d{1,2})[:.](?P<minute>\d{2}))?$"
 )
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_RFC_822 = re.compile(r"^[A-Z][a-z]{2}, \d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}")
 _RELATIVE = re.compile(r"\b(lalu|yang lalu|kemarin|baru saja|ago)\b", re.IGNORECASE)
 
 
@@ -273,6 +274,11 @@ def parse_date(
             return to_utc(datetime.fromisoformat(text.replace("Z", "+00:00")), default_tz)
     except ValueError:
         pass
+    if _RFC_822.match(text):
+        try:
+            return to_utc(parsedate_to_datetime(text), default_tz)
+        except (TypeError, ValueError):
+            pass
     tz = _zone_for(text, default_tz)
     numeric = _NUMERIC_DATE.match(text)
     if numeric:
@@ -288,11 +294,6 @@ def parse_date(
                 return _from_parts(long_date.groupdict(), month, tz)
             except ValueError:
                 return None
-    if re.match(r"^[A-Z][a-z]{2}, \d{1,2} [A-Z][a-z]{2} \d{4}", text):
-        try:
-            return to_utc(parsedate_to_datetime(text), default_tz)
-        except (TypeError, ValueError):
-            pass
     return _parse_with_dateparser(text, now=now, default_tz=default_tz)
 
 

@@ -88,6 +88,11 @@ class OldTemplate:
             element_blocks(content[0].root, self._body_noise) if content else []
         )  # type: list[list[str]]
 
+    def unlocated(self) -> set[str]:
+        """Core fields whose element is not on the page at all (layout drift, not emptiness)."""
+        elements = {"title": self._title, "body": self._content, "published_at_raw": self._date}
+        return {name for name, xpath in elements.items() if not self.selector.xpath(xpath)}
+
     def title(self) -> str | None:
         return clean_optional(" ".join(self.selector.xpath(self._title).xpath(".//text()").getall()))
 
@@ -212,7 +217,7 @@ def parse_article(html: str, url: str) -> ParsedArticle:
     modified_raw = page.modified_at_raw()
     article.modified_at = parse_date(modified_raw, default_tz=TIMEZONE) if modified_raw else None
 
-    fallbacks = apply_fallbacks(article, selector, html, url)
+    fallbacks = apply_fallbacks(article, selector, html, url, unlocated=page.unlocated())
     if template_class is NoTemplate:
         fallbacks.append("none/template")
     article.published_at = parse_date(article.published_at_raw, default_tz=TIMEZONE)

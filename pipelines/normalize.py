@@ -1,0 +1,50 @@
+"""NormalizePipeline: every item leaves in the archive's normal form (see crawler.normalize)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import fields
+from typing import Any
+
+from itemadapter import ItemAdapter
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+from scrapy.statscollectors import StatsCollector
+
+from crawler.items import Article
+from crawler.normalize import normalize_article
+
+logger = logging.getLogger(__name__)
+_ARTICLE_FIELDS = {f.name for f in fields(Article)}
+
+
+class NormalizePipeline:
+    """Normalises items of any spider: text, URLs, dates, names, tags, body, hash.
+
+    Settings: ``NORMALIZE_DEFAULT_TIMEZONE`` (default ``Asia/Jakarta``): zone for page times
+    that carry no zone of their own.
+    Stats: ``normalize/items``, ``normalize/errors``.
+    """
+
+    def __init__(self, stats: StatsCollector, default_tz: str) -> None:
+        self.stats = stats
+        self.default_tz = default_tz
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> NormalizePipeline:
+        assert crawler.stats is not None
+        return cls(crawler.stats, crawler.settings.get("NORMALIZE_DEFAULT_TIMEZONE", "Asia/Jakarta"))
+
+    def process_item(self, item: Any) -> Any:
+        adapter = ItemAdapter(item)
+        values = {name: adapter.get(name) for name in _ARTICLE_FIELDS if name in adapter}
+        try:
+            article = normalize_article(Article(**values), default_tz=self.default_tz)
+        except Exception as error:  # a normaliser bug must cost one item, not the crawl
+            self.stats.inc_value("normalize/errors")
+            logger.exception("Normalisation failed for %s", adapter.get("url"))
+            raise DropItem(f"normalize_error: {error!r}") from error
+        for name in values:
+            adapter[name] = getattr(article, name)
+        self.stats.inc_value("normalize/items")
+        return item
