@@ -8,14 +8,17 @@ recorded as ``"<layer>/<field>"`` so the crawl's stats show when a site's layout
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from lxml import etree
 from parsel import Selector
 
+from crawler.html_text import remove_keeping_tail
 from crawler.items import Article
 from crawler.normalize import clean_optional, clean_text, distinct, split_paragraphs
 
@@ -104,9 +107,7 @@ def metadata_layers(selector: Selector) -> list[tuple[str, dict[str, Any]]]:
 
     def meta(*names: str) -> str | None:
         for name in names:
-            value = selector.xpath(
-                f'//meta[@property="{name}" or @name="{name}"]/@content'
-            ).get()
+            value = selector.xpath(f'//meta[@property="{name}" or @name="{name}"]/@content').get()
             if value and value.strip():
                 return clean_text(value)
         return None
@@ -158,7 +159,10 @@ def generic_layer(html: str, url: str) -> dict[str, Any]:
         values["tags"] = _keywords(data.get("tags") or data.get("categories"))
         values["image_url"] = clean_optional(data.get("image"))
     try:
-        values["published_at_raw"] = find_date(html, original_date=True, outputformat="%Y-%m-%d")
+        # Structured signals only (meta, <time>, JSON-LD): free-text search finds teaser dates.
+        values["published_at_raw"] = find_date(
+            html, original_date=True, extensive_search=False, outputformat="%Y-%m-%d"
+        )
     except Exception:
         logger.debug("htmldate failed on %s", url, exc_info=True)
     return values
@@ -186,8 +190,31 @@ def fill_missing(
                 break
 
 
+#: Page furniture that is never the article, whatever the template: a generic extractor
+#: reading it takes the header's "today" date for the publication date, or the sidebar's
+#: teasers for the body.
+CHROME_XPATH = (
+    "//header[not(ancestor::article)] | //footer[not(ancestor::article)] | //nav | //aside"
+    " | //*[contains(@class, 'topdate') or contains(@class, 'related')"
+    " or contains(@class, 'sidebar') or contains(@class, 'comment')]"
+)
+
+
+def without_chrome(selector: Selector, chrome_xpath: str = CHROME_XPATH) -> str:
+    """The page's HTML with its furniture removed, for the generic extractor."""
+    root = copy.deepcopy(selector.root)
+    for node in root.xpath(chrome_xpath):
+        remove_keeping_tail(node)
+    return str(etree.tostring(root, encoding="unicode", method="html"))
+
+
 def apply_fallbacks(
-    article: Article, selector: Selector, html: str, url: str, *, unlocated: set[str]
+    article: Article,
+    selector: Selector,
+    url: str,
+    *,
+    unlocated: set[str],
+    chrome_xpath: str = CHROME_XPATH,
 ) -> list[str]:
     """Run the metadata layers, then the generic extractor for core fields still empty.
 
@@ -204,5 +231,6 @@ def apply_fallbacks(
         if name in unlocated and _is_empty(getattr(article, name))
     )
     if guessable:
+        html = without_chrome(selector, chrome_xpath)
         fill_missing(article, [("generic", generic_layer(html, url))], fallbacks, guessable)
     return fallbacks

@@ -16,8 +16,31 @@ from crawler.normalize import clean_text
 
 #: Elements that start and end a block of text.
 BLOCK_TAGS = frozenset(
-    "p div ul ol li h1 h2 h3 h4 h5 h6 blockquote table tr figure figcaption section "
-    "article header footer aside pre hr".split()
+    [
+        "p",
+        "div",
+        "ul",
+        "ol",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "table",
+        "tr",
+        "figure",
+        "figcaption",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "aside",
+        "pre",
+        "hr",
+    ]
 )
 # Source newlines are plain whitespace in HTML; only <br> and block tags break text, so they
 # are written as marker characters that cannot occur in text, and split on afterwards.
@@ -26,7 +49,9 @@ _BLOCK_BREAK = "\x01"
 _BLOCK_SPLIT = re.compile(rf"\s*(?:{_BLOCK_BREAK}|{_LINE_BREAK}\s*{_LINE_BREAK})[\s\x00\x01]*")
 
 #: Elements whose content is never article text.
-NOISE_TAGS = frozenset("script style ins noscript iframe form button svg template".split())
+NOISE_TAGS = frozenset(
+    ["script", "style", "ins", "noscript", "iframe", "form", "button", "svg", "template"]
+)
 
 
 def remove_keeping_tail(node: etree._Element) -> None:

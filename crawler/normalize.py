@@ -309,11 +309,11 @@ def _parse_with_dateparser(text: str, *, now: datetime | None, default_tz: str) 
     if _RELATIVE.search(text):
         base = now or datetime.now(UTC)
         # dateparser wants a naive base in the target zone.
-        settings["RELATIVE_BASE"] = to_utc(base).astimezone(ZoneInfo(default_tz)).replace(
-            tzinfo=None
+        settings["RELATIVE_BASE"] = (
+            to_utc(base).astimezone(ZoneInfo(default_tz)).replace(tzinfo=None)
         )
     text = _ZONE.sub("", text).strip()
-    parsed = dateparser.parse(text, languages=["id", "en"], settings=settings)  # type: ignore[arg-type]
+    parsed = dateparser.parse(text, languages=["id", "en"], settings=settings)
     return to_utc(parsed, default_tz) if parsed else None
 
 

@@ -63,7 +63,9 @@ DOWNLOAD_HANDLERS = {
     "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
 }
 #: Browser binary; Playwright's own browser downloads are not used.
-PLAYWRIGHT_CHROMIUM_EXECUTABLE = os.environ.get("PLAYWRIGHT_CHROMIUM_EXECUTABLE", "/usr/bin/chromium")
+PLAYWRIGHT_CHROMIUM_EXECUTABLE = os.environ.get(
+    "PLAYWRIGHT_CHROMIUM_EXECUTABLE", "/usr/bin/chromium"
+)
 PLAYWRIGHT_BROWSER_TYPE = "chromium"
 PLAYWRIGHT_LAUNCH_OPTIONS = {
     "executable_path": PLAYWRIGHT_CHROMIUM_EXECUTABLE,

@@ -33,11 +33,15 @@ class NormalizePipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> NormalizePipeline:
         assert crawler.stats is not None
-        return cls(crawler.stats, crawler.settings.get("NORMALIZE_DEFAULT_TIMEZONE", "Asia/Jakarta"))
+        return cls(
+            crawler.stats, crawler.settings.get("NORMALIZE_DEFAULT_TIMEZONE", "Asia/Jakarta")
+        )
 
     def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
-        values = {name: adapter.get(name) for name in _ARTICLE_FIELDS if name in adapter}
+        values: dict[str, Any] = {
+            name: adapter.get(name) for name in _ARTICLE_FIELDS if name in adapter
+        }
         try:
             article = normalize_article(Article(**values), default_tz=self.default_tz)
         except Exception as error:  # a normaliser bug must cost one item, not the crawl

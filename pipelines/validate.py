@@ -32,7 +32,9 @@ class ValidatePipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ValidatePipeline:
         assert crawler.stats is not None
-        required = tuple(crawler.settings.getlist("VALIDATE_REQUIRED_FIELDS", list(REQUIRED_FIELDS)))
+        required = tuple(
+            crawler.settings.getlist("VALIDATE_REQUIRED_FIELDS", list(REQUIRED_FIELDS))
+        )
         return cls(crawler.stats, required)
 
     def process_item(self, item: Any) -> Any:

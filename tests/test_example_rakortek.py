@@ -54,7 +54,10 @@ def test_rakortek_record_has_every_part_as_a_clean_field() -> None:
     article = normalize_article(parse_article(render_old_template(text), URL).article)
 
     paragraphs = list(text["body"])  # type: ignore[call-overload]
-    assert article.title == "Ini yang dilakukan pemprov untuk capai target pembangunan nasional di Kalteng"
+    assert (
+        article.title
+        == "Ini yang dilakukan pemprov untuk capai target pembangunan nasional di Kalteng"
+    )
     assert article.dateline == "Kalimantan Tengah"
     assert article.body is not None
     assert article.body.split("\n\n")[0] == paragraphs[0].split(" - ", 1)[1]

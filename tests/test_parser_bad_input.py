@@ -33,7 +33,7 @@ def run_pipelines(article: Article) -> tuple[Article | None, dict[str, int]]:
 
 def test_truncated_html_still_yields_what_is_there() -> None:
     truncated = PAGE[: PAGE.index("Ia menuturkan")]
-    article, stats = run_pipelines(parse_article(truncated, URL).article)
+    article, _stats = run_pipelines(parse_article(truncated, URL).article)
     assert article is not None
     assert article.title and article.published_at
     assert article.body and article.body.startswith("Petani di kawasan food estate")
@@ -65,13 +65,15 @@ def test_layout_change_falls_back_to_metadata_and_generic_layers() -> None:
     article, _ = run_pipelines(parsed.article)
     assert article is not None
     assert "Ia menuturkan" in (article.body or "")
-    assert article.title == "Petani food estate Pulang Pisau mulai panen padi di lahan 1.200 hektare"
+    assert (
+        article.title == "Petani food estate Pulang Pisau mulai panen padi di lahan 1.200 hektare"
+    )
 
 
 @pytest.mark.parametrize("html", ["", "   ", "<html>", "not html at all \x00\x01", "<p>Halo</p>"])
 def test_garbage_never_raises(html: str) -> None:
     parsed = parse_article(html, URL)
-    article, stats = run_pipelines(parsed.article)
+    article, _stats = run_pipelines(parsed.article)
     assert article is None or article.body
 
 
@@ -95,3 +97,13 @@ def test_tags_with_operators_stay_values() -> None:
     page = PAGE.replace(">food estate</a>", ">$gt</a>").replace(">Bulog</a>", ">a.b</a>")
     article = normalize_article(parse_article(page, URL).article)
     assert article.tags == ["$gt", "Pulang Pisau", "panen padi", "a.b"]
+
+
+def test_missing_date_element_is_not_guessed_from_page_furniture() -> None:
+    # Every page's header shows "today" (div.topdate): never the publication date.
+    page = PAGE.replace('<span class="article-date">', '<span class="x">').replace(
+        "Senin, 26 Januari 2026 19:40 WIB", ""
+    )
+    page = page.replace('class="x"', "")
+    parsed = parse_article(page, URL)
+    assert parsed.article.published_at is None

@@ -84,9 +84,7 @@ class OldTemplate:
         self.selector = selector
         self.url = url
         content = selector.xpath(self._content)
-        self._blocks = (
-            element_blocks(content[0].root, self._body_noise) if content else []
-        )  # type: list[list[str]]
+        self._blocks = element_blocks(content[0].root, self._body_noise) if content else []  # type: list[list[str]]
 
     def unlocated(self) -> set[str]:
         """Core fields whose element is not on the page at all (layout drift, not emptiness)."""
@@ -94,7 +92,9 @@ class OldTemplate:
         return {name for name, xpath in elements.items() if not self.selector.xpath(xpath)}
 
     def title(self) -> str | None:
-        return clean_optional(" ".join(self.selector.xpath(self._title).xpath(".//text()").getall()))
+        return clean_optional(
+            " ".join(self.selector.xpath(self._title).xpath(".//text()").getall())
+        )
 
     def description(self) -> str | None:
         return clean_optional(self.selector.xpath('//meta[@name="description"]/@content').get())
@@ -183,9 +183,7 @@ def parse_article(html: str, url: str) -> ParsedArticle:
     """
     url = canonical_url(url)
     selector = Selector(text=html or "<html></html>")
-    template_class = next(
-        (t for t in TEMPLATES if selector.xpath(t.root)), NoTemplate
-    )  # type: type[OldTemplate]
+    template_class = next((t for t in TEMPLATES if selector.xpath(t.root)), NoTemplate)  # type: type[OldTemplate]
     page = template_class(selector, url)
 
     paragraphs, byline = _split_body(page.body_blocks())
@@ -205,7 +203,9 @@ def parse_article(html: str, url: str) -> ParsedArticle:
         body=join_paragraphs(p for p in paragraphs if p) or None,
         dateline=dateline,
         published_at_raw=page.published_at_raw(),
-        authors=split_names(byline.get("pewarta") or byline.get("penulis") or byline.get("reporter")),
+        authors=split_names(
+            byline.get("pewarta") or byline.get("penulis") or byline.get("reporter")
+        ),
         editors=split_names(byline.get("editor")),
         uploader=clean_optional(byline.get("uploader")),
         category=page.category(),
@@ -217,7 +217,7 @@ def parse_article(html: str, url: str) -> ParsedArticle:
     modified_raw = page.modified_at_raw()
     article.modified_at = parse_date(modified_raw, default_tz=TIMEZONE) if modified_raw else None
 
-    fallbacks = apply_fallbacks(article, selector, html, url, unlocated=page.unlocated())
+    fallbacks = apply_fallbacks(article, selector, url, unlocated=page.unlocated())
     if template_class is NoTemplate:
         fallbacks.append("none/template")
     article.published_at = parse_date(article.published_at_raw, default_tz=TIMEZONE)
@@ -231,9 +231,8 @@ def article_id(url: str) -> str | None:
 
 
 def non_article_kind(path: str) -> str | None:
-    """"video", "photo" or "infographic" for story pages that carry no article text."""
+    """ "video", "photo" or "infographic" for story pages that carry no article text."""
     for prefix, kind in NON_ARTICLE_PATHS.items():
         if path.startswith(prefix):
             return kind
     return None
-

@@ -1,0 +1,177 @@
+"""Crawl throughput: our spider on the local mirror against ``scrapy bench`` on this machine.
+
+``scrapy bench`` is Scrapy's own ceiling on this machine (link following, no parsing, no
+storage); the ratio says how much of it our crawl keeps, with parsing and archiving included.
+Politeness is off for the mirror crawl (no delay, no AutoThrottle, no robots.txt, 16
+concurrent requests) since the mirror is local; archiving goes to a throwaway database (an
+embedded server in a temporary DATA_DIR, or ``MONGO_URI`` with a temporary database name).
+
+    python bench/bench_crawl.py [--extra-articles 500]
+
+``--extra-articles`` adds synthetic listing pages and article copies to the mirror, because
+the fixture site alone (~24 pages) is too small for a stable pages/min figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+if str(REPO_DIR) not in sys.path:
+    sys.path.insert(0, str(REPO_DIR))
+
+from tests.mirror import SITE_DIR, CrawlRun, MirrorServer, parse_stats, run_crawl  # noqa: E402
+
+UNPOLITE = [
+    "-s", "AUTOTHROTTLE_ENABLED=False",
+    "-s", "DOWNLOAD_DELAY=0",
+    "-s", "ROBOTSTXT_OBEY=False",
+    "-s", "CONCURRENT_REQUESTS=16",
+    "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16",
+    "-s", "LOG_LEVEL=INFO",
+]  # fmt: skip
+ITEMS_PER_PAGE = 10
+
+
+def pages_per_minute(stats: dict[str, Any]) -> float:
+    seconds = float(stats.get("elapsed_time_seconds") or 0)
+    pages = int(stats.get("response_received_count") or 0)
+    return pages / seconds * 60 if seconds else 0.0
+
+
+def add_synthetic_articles(mirror: MirrorServer, count: int) -> None:
+    """Continue ``/terkini`` after its last page with pages of copies of a fixture article."""
+    if count <= 0:
+        return
+    template_file = next((SITE_DIR / "berita" / "811932").glob("*.html"))
+    template = template_file.read_text(encoding="utf-8")
+    slug = f"811932/{template_file.stem}"
+    pages = (count + ITEMS_PER_PAGE - 1) // ITEMS_PER_PAGE
+    last = (SITE_DIR / "terkini" / "2.html").read_text(encoding="utf-8")
+    mirror.add_page("/terkini/2", with_next_link(last, "/terkini/3"))
+    for page in range(pages):
+        first_id = 700000 + page * ITEMS_PER_PAGE
+        ids = [i for i in range(first_id, first_id + ITEMS_PER_PAGE) if i - 700000 < count]
+        for article_id in ids:
+            body = template.replace(slug, f"{article_id}/salinan-{article_id}").replace(
+                "mencatat 86 kasus", f"mencatat {article_id} kasus"
+            )
+            mirror.add_page(f"/berita/{article_id}/salinan-{article_id}", body)
+        items = "".join(
+            f'<article class="simple-post clearfix"><header><h3>'
+            f'<a href="/berita/{i}/salinan-{i}">Salinan {i}</a></h3></header></article>'
+            for i in ids
+        )
+        next_link = f"/terkini/{page + 4}" if page + 1 < pages else None
+        html = f'<html><body><div class="terkini">{items}</div><nav>{{pager}}</nav></body></html>'
+        mirror.add_page(f"/terkini/{page + 3}", with_next_link(html, next_link))
+
+
+def with_next_link(html: str, href: str | None) -> str:
+    pager = (
+        f'<ul class="pagination pagination-sm"><li><a href="{href}" aria-label="Next">'
+        "&raquo;</a></li></ul>"
+        if href
+        else ""
+    )
+    if "{pager}" in html:
+        return html.replace("{pager}", pager)
+    return html.replace('<ul class="pagination pagination-sm">', pager + "<ul>", 1)
+
+
+def crawl_mirror(extra_articles: int, data_dir: Path) -> tuple[CrawlRun, int]:
+    """Our crawl; returns the run and the peak RSS (KiB) of its process tree's largest process."""
+    mongo_args: list[str] = []
+    env: dict[str, str | None] = {"DATA_DIR": str(data_dir)}
+    if os.environ.get("MONGO_URI"):
+        mongo_args = ["-s", f"MONGO_DATABASE=bench_{uuid.uuid4().hex[:12]}"]
+    else:
+        env["MONGO_URI"] = None
+        mongo_args = ["-s", "MONGO_DATABASE=bench"]
+    with MirrorServer() as mirror:
+        add_synthetic_articles(mirror, extra_articles)
+        run = run_crawl(
+            "antara_kalteng",
+            "-a",
+            f"base_url={mirror.base_url}",
+            "-a",
+            "max_pages=100000",
+            *UNPOLITE,
+            *mongo_args,
+            env=env,
+        )
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if os.environ.get("MONGO_URI"):
+        drop_database(os.environ["MONGO_URI"], mongo_args[1].split("=", 1)[1])
+    return run, peak_kib
+
+
+def drop_database(uri: str, name: str) -> None:
+    from crawler.archive import connect
+
+    db = connect(uri, name)
+    db.client.drop_database(name)
+    db.client.close()
+
+
+def scrapy_bench() -> dict[str, Any]:
+    """``scrapy bench`` outside the project, so it runs with Scrapy's defaults."""
+    scrapy = Path(sys.executable).with_name("scrapy")
+    command = [str(scrapy)] if scrapy.exists() else [sys.executable, "-m", "scrapy"]
+    with tempfile.TemporaryDirectory() as outside:
+        process = subprocess.run(
+            [*command, "bench", "-s", "LOG_LEVEL=INFO"],
+            cwd=outside,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    if process.returncode != 0:
+        raise SystemExit(f"scrapy bench failed:\n{process.stderr[-3000:]}")
+    return parse_stats(process.stderr)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--extra-articles", type=int, default=0, help="synthetic articles added to the mirror"
+    )
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="bench-crawl-") as data_dir:
+        run, peak_kib = crawl_mirror(args.extra_articles, Path(data_dir))
+    if run.returncode != 0:
+        raise SystemExit(f"mirror crawl failed (exit {run.returncode}):\n{run.log[-3000:]}")
+    ours = pages_per_minute(run.stats)
+    reference = scrapy_bench()
+    theirs = pages_per_minute(reference)
+
+    print(
+        f"mirror crawl : {run.stats.get('response_received_count')} pages, "
+        f"{run.stats.get('item_scraped_count')} items, "
+        f"{run.stats.get('archive/inserted', 0)} archived in "
+        f"{run.stats.get('elapsed_time_seconds', 0):.1f} s "
+        f"(process {run.seconds:.1f} s) -> {ours:,.0f} pages/min"
+    )
+    print(
+        f"scrapy bench : {reference.get('response_received_count')} pages in "
+        f"{reference.get('elapsed_time_seconds', 0):.1f} s -> {theirs:,.0f} pages/min"
+    )
+    print(f"ratio        : {ours / theirs:.2f} of scrapy bench" if theirs else "ratio: n/a")
+    print(
+        f"peak RSS     : {peak_kib / 1024:.0f} MiB (largest process of the crawl), "
+        f"Scrapy memusage/max {int(run.stats.get('memusage/max', 0)) / 2**20:.0f} MiB"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,316 @@
+"""Spider for ANTARA Kalteng (kalteng.antaranews.com): navigation only.
+
+Articles come from the RSS feed, ``/terkini`` (following each page's own "next" link, in
+whatever form) and the sections in the home page's nav menu; each article page goes to
+:func:`crawler.sites.antara_kalteng.parse_article`. Skips (video/photo/infographic pages,
+other hosts, missing pages) are counted as ``antara_kalteng/skipped/<reason>`` so a crawl
+report shows why a link gave no article.
+
+Arguments (``-a name=value``):
+
+``base_url``
+    Crawl a mirror (e.g. ``http://127.0.0.1:8080``) instead of the live site. Requests go to
+    the mirror; links to the live host are mapped onto it and back, so items keep the live
+    canonical URL and the parser sees the page as the live site serves it.
+``max_pages``
+    Listing pages followed per section (default 50).
+``since``
+    ``YYYY-MM-DD`` (a day in WIB): skip listed items older than that day and stop paginating
+    a listing once a page holds nothing newer.
+``render_js``
+    ``1`` renders listing pages in headless Chromium (scrapy-playwright); articles are not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime, time
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+import scrapy
+from parsel import Selector
+from scrapy.http import Request, Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from crawler.items import Article
+from crawler.normalize import canonical_url, parse_date
+from crawler.sites import antara_kalteng as site
+
+RSS_PATH = "/rss/terkini.xml"
+HOME_PATH = "/"
+#: Listings crawled even if the home page's nav menu stops naming them.
+LISTING_PATHS = ("/terkini", "/kabar-daerah", "/palangka-raya")
+DEFAULT_MAX_PAGES = 50
+
+_ARTICLE_PATH = re.compile(r"^/berita/\d+(?:/[^/]+)?$")
+#: One path segment that is not an article kind or a utility page, e.g. ``/kabar-daerah``.
+_SECTION_PATH = re.compile(
+    r"^/(?!(?:berita|tag|search|rss|amp|video|foto|infografis|infografik)$)[a-z0-9-]+$"
+)
+#: First path segment of pages that look like listings' items but are not articles.
+_NOT_ARTICLES = {
+    "video": "video",
+    "foto": "photo",
+    "infografis": "infographic",
+    "infografik": "infographic",
+}
+
+_LISTING_ITEM = "article.simple-post"
+_ITEM_LINK = "h3 a::attr(href), h2 a::attr(href), .simple-thumb a::attr(href)"
+_ITEM_DATE = ".simple-share span ::text"
+_NEXT_PAGE = (
+    "ul.pagination a[aria-label=Next]::attr(href), ul.pagination li.next a::attr(href), "
+    "a[rel=next]::attr(href), link[rel=next]::attr(href)"
+)
+_NAV_LINK = "ul.nav.navbar-nav > li > a::attr(href)"
+
+
+class AntaraKaltengSpider(scrapy.Spider):
+    name = "antara_kalteng"
+
+    def __init__(
+        self,
+        *args: Any,
+        base_url: str | None = None,
+        max_pages: int | str = DEFAULT_MAX_PAGES,
+        since: str | date | None = None,
+        render_js: bool | str = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.mirror_origin = _parse_base_url(base_url)
+        self.max_pages = _parse_max_pages(max_pages)
+        self.since = _parse_since(since)
+        self.render_js = _parse_flag("render_js", render_js)
+        hosts = [site.SITE_HOST]
+        if self.mirror_origin:
+            hosts.append(urlsplit(self.mirror_origin).hostname or "")
+        self.allowed_domains = hosts
+        self._skipped: set[tuple[str, str]] = set()
+
+    # --- start -------------------------------------------------------------------------------
+
+    async def start(self) -> AsyncIterator[Request]:
+        rss_url = self._fetch_url(site.SITE_URL + RSS_PATH)
+        yield Request(rss_url, callback=self.parse_rss, errback=self.request_failed)
+        yield self._listing_request(site.SITE_URL + HOME_PATH, page=1)
+        for path in LISTING_PATHS:
+            yield self._listing_request(site.SITE_URL + path, page=1)
+
+    # --- listings ----------------------------------------------------------------------------
+
+    def parse_rss(self, response: Response) -> Iterator[Request]:
+        """Articles in the feed; RSS ``<link>`` is text, which an HTML parser would lose."""
+        feed = Selector(text=_text(response), type="xml")
+        for item in feed.xpath("//item"):
+            href = (item.xpath("link/text()").get() or "").strip()
+            published = _rss_date(item.xpath("pubDate/text()").get())
+            if self._older_than_since(published):
+                self._count_skip("older_than_since", href)
+                continue
+            yield from self._follow_article(response, href)
+
+    def parse_listing(self, response: Response, page: int) -> Iterator[Request]:
+        """Articles on one listing page, the next page, and (on the home page) the sections."""
+        if not isinstance(response, TextResponse):
+            return
+        items = response.css(_LISTING_ITEM)
+        dates: list[datetime] = []
+        for item in items:
+            published = parse_date(" ".join(item.css(_ITEM_DATE).getall()))
+            href = item.css(_ITEM_LINK).get()
+            if published is not None:
+                dates.append(published)
+            if self._older_than_since(published):
+                self._count_skip("older_than_since", href or "")
+                continue
+            if href:
+                yield from self._follow_article(response, href)
+        if not items:
+            # A template without the known item markup: take every article link rather
+            # than nothing, and say so in the stats.
+            self.crawler.stats.inc_value("antara_kalteng/listing/no_items")
+            for href in response.css("a[href*='/berita/']::attr(href)").getall():
+                yield from self._follow_article(response, href)
+        if self._live_url(response, response.url) == site.SITE_URL + HOME_PATH:
+            yield from self._follow_sections(response)
+        yield from self._follow_next_page(response, page, dates)
+
+    def _follow_next_page(
+        self, response: TextResponse, page: int, dates: list[datetime]
+    ) -> Iterator[Request]:
+        href = response.css(_NEXT_PAGE).get()
+        if not href:
+            return
+        if page >= self.max_pages:
+            self.logger.info("Not following %s: max_pages=%s reached", href, self.max_pages)
+            return
+        if self.since and dates and all(d < self.since for d in dates):
+            self.logger.info("Stopping at %s: every item is older than since", response.url)
+            return
+        live = self._live_url(response, href)
+        if urlsplit(live).hostname == site.SITE_HOST:
+            yield self._listing_request(live, page=page + 1)
+
+    def _follow_sections(self, response: TextResponse) -> Iterator[Request]:
+        for href in response.css(_NAV_LINK).getall():
+            live = self._live_url(response, href)
+            parts = urlsplit(live)
+            if parts.hostname == site.SITE_HOST and _SECTION_PATH.match(parts.path):
+                yield self._listing_request(live, page=1)
+
+    def _follow_article(self, response: Response, href: str) -> Iterator[Request]:
+        """A request for ``href`` if it is one of this site's articles, else a counted skip."""
+        live = self._live_url(response, href)
+        parts = urlsplit(live)
+        if parts.hostname != site.SITE_HOST:
+            self._count_skip("offsite", live)
+            return
+        first_segment = parts.path.strip("/").split("/")[0]
+        if first_segment in _NOT_ARTICLES:
+            self._count_skip(_NOT_ARTICLES[first_segment], live)
+            return
+        if not _ARTICLE_PATH.match(parts.path):
+            self._count_skip("not_article", live)
+            return
+        yield Request(
+            self._fetch_url(live),
+            callback=self.parse_article,
+            errback=self.request_failed,
+            cb_kwargs={"live_url": live},
+        )
+
+    def _listing_request(self, live_url: str, *, page: int) -> Request:
+        return Request(
+            self._fetch_url(live_url),
+            callback=self.parse_listing,
+            errback=self.request_failed,
+            cb_kwargs={"page": page},
+            meta={"playwright": True} if self.render_js else {},
+        )
+
+    # --- articles ----------------------------------------------------------------------------
+
+    def parse_article(self, response: Response, live_url: str) -> Iterator[Article]:
+        """Parse one article page; a parser failure costs one article, never the crawl."""
+        html = _text(response)
+        if self.mirror_origin:
+            # Undo the mirror's link rewriting so the parser sees the live page.
+            html = html.replace(self.mirror_origin, site.SITE_URL)
+        try:
+            parsed = site.parse_article(html, live_url)
+        except Exception:
+            self.logger.exception("Parser failed on %s", live_url)
+            self.crawler.stats.inc_value("antara_kalteng/parse_errors")
+            return
+        for fallback in parsed.fallbacks:
+            self.crawler.stats.inc_value(f"parser/fallback/{fallback}")
+        article = parsed.article
+        article.url = article.url or live_url
+        article.source = article.source or self.name
+        article.crawled_at = datetime.now(UTC)
+        yield article
+
+    def request_failed(self, failure: Failure) -> None:
+        """Count a page that could not be had: HTTP errors as skips, the rest as errors."""
+        request: Request = failure.request  # type: ignore[attr-defined]
+        stats = self.crawler.stats
+        if isinstance(failure.value, HttpError):
+            status = failure.value.response.status
+            if request.callback == self.parse_article:
+                self._count_skip(f"http_{status}", request.url)
+            else:
+                stats.inc_value(f"antara_kalteng/listing_errors/http_{status}")
+            self.logger.warning("HTTP %s for %s", status, request.url)
+            return
+        stats.inc_value(f"antara_kalteng/download_errors/{type(failure.value).__name__}")
+        self.logger.warning("Could not fetch %s: %s", request.url, failure.getErrorMessage())
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _live_url(self, response: Response, href: str) -> str:
+        """The canonical live-site URL of a link found on ``response``."""
+        absolute = urljoin(response.url, href.strip())
+        if self.mirror_origin:
+            parts = urlsplit(absolute)
+            if f"{parts.scheme}://{parts.netloc}" == self.mirror_origin:
+                absolute = urlunsplit(("https", site.SITE_HOST, *parts[2:]))
+        return canonical_url(absolute)
+
+    def _fetch_url(self, live_url: str) -> str:
+        if self.mirror_origin and live_url.startswith(site.SITE_URL):
+            return self.mirror_origin + live_url[len(site.SITE_URL) :]
+        return live_url
+
+    def _older_than_since(self, published: datetime | None) -> bool:
+        return self.since is not None and published is not None and published < self.since
+
+    def _count_skip(self, reason: str, url: str) -> None:
+        """Count each skipped URL once per reason, however many listings link to it."""
+        if (reason, url) not in self._skipped:
+            self._skipped.add((reason, url))
+            self.crawler.stats.inc_value(f"antara_kalteng/skipped/{reason}")
+
+
+def _text(response: Response) -> str:
+    """The page text, trusting valid UTF-8 over a declared encoding (often wrongly latin-1)."""
+    if not isinstance(response, TextResponse):
+        return response.body.decode("utf-8", errors="replace")
+    if response.encoding.lower().replace("_", "-") not in {"utf-8", "utf8"}:
+        try:
+            return response.body.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    return response.text
+
+
+def _rss_date(text: str | None) -> datetime | None:
+    """RSS dates are RFC 822 ("Tue, 27 Jan 2026 12:45:00 +0700"); anything else is guessed."""
+    try:
+        return parsedate_to_datetime(text or "").astimezone(UTC)
+    except (TypeError, ValueError):
+        return parse_date(text)
+
+
+def _parse_base_url(value: str | None) -> str | None:
+    if not value:
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path not in {"", "/"}:
+        raise ValueError(f"base_url must look like http://host[:port], got {value!r}")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _parse_max_pages(value: int | str) -> int:
+    pages = int(value) if str(value).strip().isdigit() else 0
+    if pages < 1:
+        raise ValueError(f"max_pages must be a positive integer, got {value!r}")
+    return pages
+
+
+def _parse_since(value: str | date | None) -> datetime | None:
+    """Midnight WIB of the given day, in UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+                raise ValueError(text)
+            value = date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"since must be a date as YYYY-MM-DD, got {value!r}") from None
+    local_midnight = datetime.combine(value, time(0), tzinfo=ZoneInfo(site.TIMEZONE))
+    return local_midnight.astimezone(UTC)
+
+
+def _parse_flag(name: str, value: bool | str) -> bool:
+    text = str(value).strip().lower()
+    if text not in {"1", "0", "true", "false", ""}:
+        raise ValueError(f"{name} must be 0 or 1, got {value!r}")
+    return text in {"1", "true"}
