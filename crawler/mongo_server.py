@@ -151,6 +151,13 @@ def _read_state(root: Path) -> dict[str, object] | None:
     return state if isinstance(state, dict) else None
 
 
+def _write_state(root: Path, state: dict[str, object]) -> None:
+    """Write atomically: a reader never sees half a file."""
+    tmp = root / f"{STATE_FILE}.tmp"
+    tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
+    tmp.replace(root / STATE_FILE)
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -158,7 +165,10 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # a zombie (exited, not yet reaped by its parent) is not alive
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _is_secantus(pid: int) -> bool:
@@ -182,7 +192,13 @@ def _find_running(root: Path) -> EmbeddedServer | None:
         return None
     uri = server_uri(port)
     if ping(uri, timeout_ms=5000):
-        return EmbeddedServer(uri=uri, port=port, pid=pid, data_dir=root, owner=False)
+        owner_pid = state.get("owner_pid")
+        if isinstance(owner_pid, int) and _pid_alive(owner_pid):
+            return EmbeddedServer(uri=uri, port=port, pid=pid, data_dir=root, owner=False)
+        # Its starter died without stopping it: adopt it, so someone stops it eventually.
+        logger.info("Adopting the embedded server (pid %s): its starter has exited", pid)
+        _write_state(root, {**state, "owner_pid": os.getpid()})
+        return EmbeddedServer(uri=uri, port=port, pid=pid, data_dir=root, owner=True)
     raise EmbeddedServerError(
         f"SecantusDB pid {pid} holds {root / DB_SUBDIR} but does not answer on {uri}; "
         f"stop it (kill {pid}) and retry. Server log tail:\n{_log_tail(root)}"
@@ -226,8 +242,9 @@ def _start(root: Path, timeout: float, attempts: int = 3) -> EmbeddedServer:
                 "uri": uri,
                 "storage_path": str(root / DB_SUBDIR),
                 "started_at": datetime.now(UTC).isoformat(),
+                "owner_pid": os.getpid(),
             }
-            (root / STATE_FILE).write_text(json.dumps(state, indent=2), encoding="utf-8")
+            _write_state(root, state)
             return EmbeddedServer(uri, port, process.pid, root, owner=True, process=process)
         if process.poll() is None:  # alive but never answered: give up
             _stop_process(process.pid, process)
