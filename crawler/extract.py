@@ -224,7 +224,8 @@ def apply_fallbacks(
     sidebar text trafilatura would pick).
     """
     fallbacks: list[str] = []
-    fill_missing(article, metadata_layers(selector), fallbacks)
+    if any(_is_empty(getattr(article, name)) for name in FALLBACK_FIELDS):
+        fill_missing(article, metadata_layers(selector), fallbacks)
     guessable = tuple(
         name
         for name in ("title", "body", "published_at_raw")
