@@ -262,3 +262,13 @@ def _lost_updates(db: Database[Doc], docs: list[Doc], changed: list[int]) -> lis
     urls = [docs[index]["url"] for index in changed]
     stored = {d["url"]: d.get("content_hash") for d in _find_in(db, ARTICLES, "url", urls)}
     return [i for i in changed if stored.get(docs[i]["url"]) != docs[i]["content_hash"]]
+
+
+def __getattr__(name: str) -> Any:
+    # The read side (crawler.query) imports this module, so it is re-exported lazily:
+    # ``from crawler.archive import Archive`` works without a circular import.
+    if name == "Archive":
+        from crawler.query import Archive
+
+        return Archive
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

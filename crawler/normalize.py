@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from typing import overload
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
@@ -317,11 +318,19 @@ def _parse_with_dateparser(text: str, *, now: datetime | None, default_tz: str) 
     return to_utc(parsed, default_tz) if parsed else None
 
 
+@overload
+def iso_utc(value: datetime) -> str: ...
+@overload
+def iso_utc(value: None) -> None: ...
 def iso_utc(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a "Z" suffix, the archive's text form of a datetime."""
+    """ISO 8601 in UTC with a "Z" suffix, the archive's text form of a datetime; milliseconds
+    (all BSON keeps) only when there are some."""
     if value is None:
         return None
-    return to_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+    value = to_utc(value, "UTC")
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    millis = value.microsecond // 1000
+    return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
 
 
 # --- URLs ------------------------------------------------------------------------------------

@@ -57,6 +57,69 @@ ARCHIVE_BATCH_SIZE = 200
 #: ... or after this many seconds, whichever comes first, and at close.
 ARCHIVE_FLUSH_SECONDS = 2.0
 
+# --- Incremental crawling / page archive (issue 3) -------------------------------------------
+#: Skip downloading articles already archived (crawler.incremental.ArchiveAwareMiddleware).
+INCREMENTAL_ENABLED = True
+#: Archived articles published less than this many hours ago are still re-fetched (0: never).
+REFRESH_WITHIN_HOURS = 24
+#: Stop paginating a listing after this many consecutive pages of archived articles (0: never).
+STOP_AFTER_KNOWN_PAGES = 1
+#: Article links that answered 404/410 within this many hours are not requested again.
+INCREMENTAL_GONE_RECHECK_HOURS = 24
+#: Keep each downloaded article page, gzip-compressed, in ``pages`` (crawler.pages).
+PAGE_ARCHIVE_ENABLED = True
+#: Pages per bulk write to ``pages``.
+PAGE_ARCHIVE_BATCH_SIZE = 100
+SPIDER_MIDDLEWARES = {
+    "crawler.incremental.ArchiveAwareMiddleware": 950,
+}
+DOWNLOADER_MIDDLEWARES = {
+    # After retries and decompression (lower numbers see responses later).
+    "crawler.pages.PageArchiveMiddleware": 540,
+}
+# --- end of issue 3 incremental / page archive block -----------------------------------------
+
+# --- Scheduled runs, spool, monitors (issue 3) ------------------------------------------------
+#: While the archive database is unreachable, records are spooled in ``DATA_DIR/spool`` and the
+#: pipeline checks every this many seconds whether the database is back (then replays).
+ARCHIVE_RETRY_SECONDS = 10.0
+EXTENSIONS = {
+    "crawler.monitors.RunMonitors": 500,
+    "crawler.stats_dump.StatsDump": 900,
+}
+#: Run the monitors (crawler.monitors) when the spider closes.
+MONITORS_ENABLED = True
+#: Least share of parsed article pages on which each field must be found.
+MONITOR_MIN_COVERAGE = {
+    "title": 0.99,
+    "body": 0.99,
+    "published_at": 0.99,
+    "authors": 0.8,
+    "image_url": 0.8,
+}
+#: Field coverage is judged only on runs that parsed at least this many article pages.
+MONITOR_COVERAGE_MIN_PAGES = 3
+#: Least share of requested article links that must end in an item, a drop or a counted skip.
+MONITOR_MIN_ITEM_SHARE = 0.95
+#: Least number of items a run must scrape (0: an incremental run may find nothing new).
+MONITOR_MIN_ITEMS = 0
+#: Most errors (``log_count/ERROR``) a healthy run logs.
+MONITOR_MAX_ERRORS = 0
+#: Shell command run when a monitor fails; the message is on stdin and in ``$ALERT_MESSAGE``.
+ALERT_COMMAND = os.environ.get("ALERT_COMMAND") or None
+#: Slack-compatible incoming webhook, POSTed ``{"text": message}`` when a monitor fails.
+ALERT_WEBHOOK_URL = os.environ.get("ALERT_WEBHOOK_URL") or None
+ALERT_TIMEOUT_SECONDS = 10.0
+#: ``python -m crawler run``: logs go to ``LOG_DIR/<spider>/<UTC time>.log``; the newest
+#: ``LOG_KEEP`` are kept.
+LOG_DIR = os.environ.get("LOG_DIR", "./logs")
+LOG_KEEP = 48
+#: A run that logged more errors than this exits non-zero.
+RUN_MAX_ERRORS = 0
+#: A run still going after this many seconds is stopped (SIGTERM, then SIGKILL) and failed.
+RUN_TIMEOUT_SECONDS = 3300
+# --- end of issue 3 scheduled runs block ------------------------------------------------------
+
 # --- JavaScript rendering (scrapy-playwright, opt-in per request) ----------------------------
 DOWNLOAD_HANDLERS = {
     "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",

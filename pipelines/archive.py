@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
+import time
+from collections import Counter
 from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
+from pymongo import WriteConcern
 from pymongo.database import Database
 
-from crawler.archive import ArchiveResult, archive_batch, connect, ensure_indexes
-from crawler.mongo_server import EmbeddedServer, resolve_mongo_uri
+from crawler.archive import archive_batch, connect, ensure_indexes
+from crawler.mongo_server import EmbeddedServer, ping, resolve_mongo_uri
+from crawler.spool import ReplayResult, Spool
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -24,25 +26,40 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: A reachability check must not hold up the crawl for long while the database is down.
+PING_TIMEOUT_MS = 2000
+
 
 class MongoArchivePipeline:
-    """Archive every item in MongoDB (see :mod:`crawler.archive` for the versioning rules).
+    """Archive every item in MongoDB (see :mod:`crawler.archive` for the versioning rules);
+    spool it to disk while the database is unreachable (see :mod:`crawler.spool`).
 
     Settings (read once):
 
     - ``MONGO_URI``: connection string (setting, else the ``MONGO_URI`` environment variable);
       unset means the embedded SecantusDB server under ``DATA_DIR`` (started or reused).
     - ``MONGO_DATABASE``: database name.
-    - ``DATA_DIR``: the embedded server's data and state, and ``failed/`` for batches that
+    - ``DATA_DIR``: the embedded server's data and state, and ``spool/`` for records that
       could not be written.
     - ``ARCHIVE_BATCH_SIZE``: records per bulk write.
     - ``ARCHIVE_FLUSH_SECONDS``: the buffer is written at least this often.
+    - ``ARCHIVE_RETRY_SECONDS``: while the database is unreachable, how often to check whether
+      it is back.
 
     Writes run in a worker thread, one batch at a time, so the reactor never waits on the
-    database. A batch that cannot be written is appended to ``DATA_DIR/failed/<time>.jsonl``:
-    an item that reached this pipeline is never lost. Stats: ``archive/inserted``,
-    ``archive/updated``, ``archive/unchanged``, ``archive/duplicates``, ``archive/errors``,
-    ``archive/batches``, ``archive/failed_records``.
+    database. Writes are journaled (``j=True``) unless the URI sets a write concern, so an
+    acknowledged batch survives a killed server. At open the spool left by earlier runs is
+    replayed before anything is crawled.
+    A batch whose write fails (even partway: the archive's upserts by url make a second write
+    harmless) is appended to the spool and the crawl goes on; later batches go straight to the
+    spool until a ping (every ``ARCHIVE_RETRY_SECONDS``, and once more at close) finds the
+    database back, when the spool is replayed and writing resumes.
+
+    Stats: ``archive/inserted``, ``archive/updated``, ``archive/unchanged``,
+    ``archive/duplicates``, ``archive/errors``, ``archive/batches``; ``spool/written``
+    (records spooled by this run), ``spool/replayed`` (records replayed, from any run),
+    ``spool/corrupt_lines``, ``spool/replay/<inserted|updated|unchanged|...>``,
+    ``spool/lost_records`` (the spool itself failed, e.g. a full disk; logged as an error).
     """
 
     def __init__(
@@ -53,21 +70,26 @@ class MongoArchivePipeline:
         batch_size: int,
         flush_seconds: float,
         stats: StatsCollector,
+        retry_seconds: float = 10.0,
     ) -> None:
         self.mongo_uri = mongo_uri
         self.database = database
         self.data_dir = Path(data_dir).resolve()
         self.batch_size = max(1, batch_size)
         self.flush_seconds = flush_seconds
+        self.retry_seconds = max(0.0, retry_seconds)
         self.stats = stats
+        self.spool = Spool(self.data_dir / "spool")
+        self._uri: str | None = None
         self._db: Database[dict[str, Any]] | None = None
         self._indexes_ready = False
         self._server: EmbeddedServer | None = None
+        self._online = False
+        self._next_check = 0.0
         self._buffer: list[dict[str, Any]] = []
         self._flush_lock = asyncio.Lock()
         self._closing = asyncio.Event()
         self._timer: asyncio.Task[None] | None = None
-        self._failed_path: Path | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> MongoArchivePipeline:
@@ -80,11 +102,12 @@ class MongoArchivePipeline:
             batch_size=settings.getint("ARCHIVE_BATCH_SIZE", 200),
             flush_seconds=settings.getfloat("ARCHIVE_FLUSH_SECONDS", 2.0),
             stats=crawler.stats,
+            retry_seconds=settings.getfloat("ARCHIVE_RETRY_SECONDS", 10.0),
         )
 
     async def open_spider(self) -> None:
-        # Starting the embedded server can take a few seconds: not on the reactor thread.
-        await asyncio.to_thread(self._open)
+        # Starting the embedded server and replaying the spool take a while: not on the reactor.
+        self._apply(await asyncio.to_thread(self._reconnect))
         if self.flush_seconds > 0:
             self._timer = asyncio.create_task(self._flush_periodically())
 
@@ -102,40 +125,139 @@ class MongoArchivePipeline:
             if self._timer is not None:
                 await self._timer
             await self._flush(full_batches_only=False)
+            if not self._online:
+                self._next_check = 0.0  # one last chance to hand the spool over
+                async with self._flush_lock:
+                    self._apply(await asyncio.to_thread(self._store, []))
+            if not self._online:
+                logger.warning(
+                    "The archive database is unreachable: %s record(s) wait in %s and will be "
+                    "archived by the next run",
+                    await asyncio.to_thread(self.spool.pending),
+                    self.spool.directory,
+                )
         finally:
             await asyncio.to_thread(self._close)
 
-    def _open(self) -> None:
-        try:
-            uri, self._server = resolve_mongo_uri(self.mongo_uri, self.data_dir)
-            self._db = connect(uri, self.database)
-            # Hosts only: the URI may carry a password.
-            servers = self._db.client.topology_description.server_descriptions()
-            hosts = ",".join(f"{host}:{port}" for host, port in servers)
-            logger.info("Archiving into database %r on %s", self.database, hosts)
-            self._ensure_indexes()
-        except Exception:
-            logger.exception(
-                "Archive database unavailable; items will be kept in %s", self.data_dir / "failed"
-            )
+    # --- worker thread -----------------------------------------------------------------------
 
-    def _ensure_indexes(self) -> None:
-        if self._db is not None and not self._indexes_ready:
-            ensure_indexes(self._db)
-            self._indexes_ready = True
+    def _reconnect(self) -> Counter[str]:
+        """Connect if needed, check the server answers, ensure indexes, replay the spool."""
+        counts: Counter[str] = Counter()
+        try:
+            if self._uri is None:
+                self._uri, self._server = resolve_mongo_uri(self.mongo_uri, self.data_dir)
+            if not ping(self._uri, timeout_ms=PING_TIMEOUT_MS):
+                raise ConnectionError("no answer to ping")
+            if self._db is None:
+                db = connect(self._uri, self.database)
+                # A write is only taken off our hands once it is in the server's journal: an
+                # acknowledged but unjournaled write dies with a killed server or machine.
+                # A write concern given in the URI (e.g. w=majority) is kept.
+                if not db.write_concern.document:
+                    db = db.with_options(write_concern=WriteConcern(w=1, j=True))
+                self._db = db
+                # Hosts only: the URI may carry a password.
+                servers = self._db.client.topology_description.server_descriptions()
+                hosts = ",".join(f"{host}:{port}" for host, port in servers)
+                logger.info("Archiving into database %r on %s", self.database, hosts)
+            if not self._indexes_ready:
+                ensure_indexes(self._db)
+                self._indexes_ready = True
+            self.spool.close()  # what this run spooled is replayed too
+            replay = ReplayResult()
+            try:
+                self.spool.replay(self._db, self.batch_size, replay)
+            finally:
+                _count_replay(counts, replay)
+        except Exception as exc:
+            self._online = False
+            self._next_check = time.monotonic() + self.retry_seconds
+            if self._embedded_server_died():
+                self._forget_embedded()  # next time find (or start) the embedded server anew
+            logger.warning(
+                "Archive database unavailable (%s: %s); records are spooled in %s",
+                type(exc).__name__,
+                exc,
+                self.spool.directory,
+            )
+            return counts
+        if not self._online:
+            logger.info("Archive database reachable; writing to it")
+        self._online = True
+        return counts
+
+    def _store(self, batch: list[dict[str, Any]]) -> Counter[str]:
+        """Write one batch to the archive, or to the spool when the database is unreachable."""
+        counts: Counter[str] = Counter()
+        if not self._online and time.monotonic() >= self._next_check:
+            counts.update(self._reconnect())
+        if not batch:
+            return counts
+        counts["archive/batches"] += 1
+        if self._online and self._db is not None:
+            try:
+                result = archive_batch(self._db, batch)
+            except Exception as exc:
+                self._online = False
+                self._next_check = time.monotonic() + self.retry_seconds
+                logger.warning(
+                    "Archive write of %s record(s) failed (%s: %s); spooling them and "
+                    "later records until the database answers again",
+                    len(batch),
+                    type(exc).__name__,
+                    exc,
+                )
+            else:
+                counts.update({f"archive/{k}": v for k, v in asdict(result).items() if v})
+                return counts
+        try:
+            counts["spool/written"] += self.spool.append(batch)
+        except Exception:
+            logger.exception("Could not spool %s record(s): they are lost", len(batch))
+            counts["spool/lost_records"] += len(batch)
+        return counts
+
+    def _embedded_server_died(self) -> bool:
+        """True if the embedded server we use has exited (a slow one is left alone)."""
+        if self.mongo_uri is not None or self._server is None:
+            return False
+        if self._server.process is not None:
+            return self._server.process.poll() is not None
+        try:
+            os.kill(self._server.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    def _forget_embedded(self) -> None:
+        if self._db is not None:
+            self._db.client.close()
+        if self._server is not None:
+            self._server.release()
+        self._uri, self._db, self._server, self._indexes_ready = None, None, None, False
 
     def _close(self) -> None:
+        self.spool.close()
         if self._db is not None:
             self._db.client.close()
         if self._server is not None:
             self._server.release()
 
+    # --- reactor thread ----------------------------------------------------------------------
+
     async def _flush_periodically(self) -> None:
         while not self._closing.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), timeout=self.flush_seconds)
-            if not self._closing.is_set():
-                await self._flush(full_batches_only=False)
+            if self._closing.is_set():
+                break
+            await self._flush(full_batches_only=False)
+            if not self._online:  # nothing to write, but the database may be back
+                async with self._flush_lock:
+                    self._apply(await asyncio.to_thread(self._store, []))
 
     async def _flush(self, full_batches_only: bool) -> None:
         """Write buffered records, one batch at a time (the lock serialises flushes)."""
@@ -143,43 +265,16 @@ class MongoArchivePipeline:
             while self._buffer and (len(self._buffer) >= self.batch_size or not full_batches_only):
                 batch = self._buffer[: self.batch_size]
                 del self._buffer[: self.batch_size]
-                result = await asyncio.to_thread(self._write, batch)
-                self._count(result, len(batch))
+                self._apply(await asyncio.to_thread(self._store, batch))
 
-    def _write(self, batch: list[dict[str, Any]]) -> ArchiveResult | None:
-        """Runs in a worker thread. None: the batch went to the failed file."""
-        try:
-            if self._db is None:
-                raise RuntimeError("no archive database")
-            self._ensure_indexes()
-            return archive_batch(self._db, batch)
-        except Exception:
-            path = self._spool(batch)
-            logger.exception("Could not archive %s record(s); kept them in %s", len(batch), path)
-            return None
-
-    def _spool(self, batch: list[dict[str, Any]]) -> Path:
-        """Append the batch as JSON lines to this run's failed file (the seam for a replay)."""
-        if self._failed_path is None:
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-            self._failed_path = self.data_dir / "failed" / f"{stamp}.jsonl"
-            self._failed_path.parent.mkdir(parents=True, exist_ok=True)
-        with self._failed_path.open("a", encoding="utf-8") as out:
-            for record in batch:
-                out.write(json.dumps(record, default=_json_default, ensure_ascii=False) + "\n")
-        return self._failed_path
-
-    def _count(self, result: ArchiveResult | None, size: int) -> None:
-        self.stats.inc_value("archive/batches")
-        if result is None:
-            self.stats.inc_value("archive/failed_records", size)
-            return
-        for name, value in asdict(result).items():
+    def _apply(self, counts: Counter[str]) -> None:
+        for key, value in counts.items():
             if value:
-                self.stats.inc_value(f"archive/{name}", value)
+                self.stats.inc_value(key, value)
 
 
-def _json_default(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
+def _count_replay(counts: Counter[str], replay: ReplayResult) -> None:
+    counts["spool/replayed"] += replay.records
+    counts["spool/corrupt_lines"] += replay.corrupt_lines
+    for name, value in asdict(replay.archive).items():
+        counts[f"spool/replay/{name}"] += value

@@ -17,15 +17,30 @@ Arguments (``-a name=value``):
 ``since``
     ``YYYY-MM-DD`` (a day in WIB): skip listed items older than that day and stop paginating
     a listing once a page holds nothing newer.
+``until``
+    ``YYYY-MM-DD`` (a day in WIB, inclusive): skip listed items newer than that day but keep
+    paginating, so older pages are reached. With ``since`` and/or ``until`` the crawl is a
+    backfill: articles whose page date falls outside the window are not archived either, and
+    the incremental middleware does not stop a listing at already-archived pages (it still
+    skips downloading articles already archived; add ``refresh=1`` to re-fetch them too).
+``refresh``
+    ``1`` re-fetches every article even if archived, and walks listings past archived pages
+    (see :mod:`crawler.incremental`).
 ``render_js``
     ``1`` renders listing pages in headless Chromium (scrapy-playwright); articles are not.
+
+Requests are marked for the middlewares: article requests carry ``meta["article"]`` (and the
+live URL in ``cb_kwargs["live_url"]``); listing requests carry ``meta["listing"]`` (a name
+such as ``"terkini"``) and ``meta["listing_page"]``, and a next-page request also
+``meta["pagination"]``. ``mirror_origin`` / ``live_origin`` let the page archive store pages as
+the live site serves them.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -79,6 +94,8 @@ class AntaraKaltengSpider(scrapy.Spider):
         base_url: str | None = None,
         max_pages: int | str = DEFAULT_MAX_PAGES,
         since: str | date | None = None,
+        until: str | date | None = None,
+        refresh: bool | str = False,
         render_js: bool | str = False,
         **kwargs: Any,
     ) -> None:
@@ -86,6 +103,13 @@ class AntaraKaltengSpider(scrapy.Spider):
         self.mirror_origin = _parse_base_url(base_url)
         self.max_pages = _parse_max_pages(max_pages)
         self.since = _parse_since(since)
+        self.until = _parse_until(until)
+        if self.since and self.until and self.since >= self.until:
+            raise ValueError(f"since ({since}) must not be after until ({until})")
+        #: A date window was asked for: walk listings as deep as the window needs.
+        self.backfill = self.since is not None or self.until is not None
+        self.refresh = _parse_flag("refresh", refresh)
+        self.live_origin = site.SITE_URL
         self.render_js = _parse_flag("render_js", render_js)
         hosts = [site.SITE_HOST]
         if self.mirror_origin:
@@ -97,7 +121,12 @@ class AntaraKaltengSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[Request]:
         rss_url = self._fetch_url(site.SITE_URL + RSS_PATH)
-        yield Request(rss_url, callback=self.parse_rss, errback=self.request_failed)
+        yield Request(
+            rss_url,
+            callback=self.parse_rss,
+            errback=self.request_failed,
+            meta={"listing": "rss", "listing_page": 1},
+        )
         yield self._listing_request(site.SITE_URL + HOME_PATH, page=1)
         for path in LISTING_PATHS:
             yield self._listing_request(site.SITE_URL + path, page=1)
@@ -112,6 +141,9 @@ class AntaraKaltengSpider(scrapy.Spider):
             published = _rss_date(item.xpath("pubDate/text()").get())
             if self._older_than_since(published):
                 self._count_skip("older_than_since", href)
+                continue
+            if self._newer_than_until(published):
+                self._count_skip("newer_than_until", href)
                 continue
             yield from self._follow_article(response, href)
 
@@ -128,6 +160,9 @@ class AntaraKaltengSpider(scrapy.Spider):
                 dates.append(published)
             if self._older_than_since(published):
                 self._count_skip("older_than_since", href or "")
+                continue
+            if self._newer_than_until(published):
+                self._count_skip("newer_than_until", href or "")
                 continue
             if href:
                 yield from self._follow_article(response, href)
@@ -155,7 +190,7 @@ class AntaraKaltengSpider(scrapy.Spider):
             return
         live = self._live_url(response, href)
         if urlsplit(live).hostname == site.SITE_HOST:
-            yield self._listing_request(live, page=page + 1)
+            yield self._listing_request(live, page=page + 1, pagination=True)
 
     def _follow_sections(self, response: TextResponse) -> Iterator[Request]:
         for href in response.css(_NAV_LINK).getall():
@@ -183,15 +218,21 @@ class AntaraKaltengSpider(scrapy.Spider):
             callback=self.parse_article,
             errback=self.request_failed,
             cb_kwargs={"live_url": live},
+            meta={"article": True},
         )
 
-    def _listing_request(self, live_url: str, *, page: int) -> Request:
+    def _listing_request(self, live_url: str, *, page: int, pagination: bool = False) -> Request:
+        meta: dict[str, Any] = {"listing": _listing_name(live_url), "listing_page": page}
+        if pagination:
+            meta["pagination"] = True
+        if self.render_js:
+            meta["playwright"] = True
         return Request(
             self._fetch_url(live_url),
             callback=self.parse_listing,
             errback=self.request_failed,
             cb_kwargs={"page": page},
-            meta={"playwright": True} if self.render_js else {},
+            meta=meta,
         )
 
     # --- articles ----------------------------------------------------------------------------
@@ -211,6 +252,10 @@ class AntaraKaltengSpider(scrapy.Spider):
         for fallback in parsed.fallbacks:
             self.crawler.stats.inc_value(f"parser/fallback/{fallback}")
         article = parsed.article
+        if self._outside_window(article.published_at):
+            # A backfill archives its window only, whatever date the listing showed.
+            self._count_skip("outside_window", live_url)
+            return
         article.url = article.url or live_url
         article.source = article.source or self.name
         article.crawled_at = datetime.now(UTC)
@@ -249,6 +294,12 @@ class AntaraKaltengSpider(scrapy.Spider):
 
     def _older_than_since(self, published: datetime | None) -> bool:
         return self.since is not None and published is not None and published < self.since
+
+    def _newer_than_until(self, published: datetime | None) -> bool:
+        return self.until is not None and published is not None and published >= self.until
+
+    def _outside_window(self, published: datetime | None) -> bool:
+        return self._older_than_since(published) or self._newer_than_until(published)
 
     def _count_skip(self, reason: str, url: str) -> None:
         """Count each skipped URL once per reason, however many listings link to it."""
@@ -293,7 +344,7 @@ def _parse_max_pages(value: int | str) -> int:
     return pages
 
 
-def _parse_since(value: str | date | None) -> datetime | None:
+def _parse_since(value: str | date | None, name: str = "since") -> datetime | None:
     """Midnight WIB of the given day, in UTC."""
     if value is None or value == "":
         return None
@@ -304,9 +355,20 @@ def _parse_since(value: str | date | None) -> datetime | None:
                 raise ValueError(text)
             value = date.fromisoformat(text)
         except ValueError:
-            raise ValueError(f"since must be a date as YYYY-MM-DD, got {value!r}") from None
+            raise ValueError(f"{name} must be a date as YYYY-MM-DD, got {value!r}") from None
     local_midnight = datetime.combine(value, time(0), tzinfo=ZoneInfo(site.TIMEZONE))
     return local_midnight.astimezone(UTC)
+
+
+def _parse_until(value: str | date | None) -> datetime | None:
+    """The end of the given day (next midnight WIB, exclusive), in UTC."""
+    midnight = _parse_since(value, name="until")
+    return None if midnight is None else midnight + timedelta(days=1)
+
+
+def _listing_name(live_url: str) -> str:
+    """A listing's name for stats and the incremental middleware: its first path segment."""
+    return urlsplit(live_url).path.strip("/").split("/")[0] or "home"
 
 
 def _parse_flag(name: str, value: bool | str) -> bool:

@@ -8,7 +8,8 @@ serves a ``/robots.txt`` that disallows only ``/search`` so robots handling is e
 
 Failure tests need pages the fixture does not have and pages that fail for a while, and later
 issues need to know how often a path was fetched, hence :meth:`MirrorServer.add_page`,
-:meth:`MirrorServer.fail` and :meth:`MirrorServer.count`.
+:meth:`MirrorServer.fail` and :meth:`MirrorServer.count`; :meth:`MirrorServer.slow_down` makes
+responses take a while (a crawl that is still running when a test interrupts it).
 
 :func:`run_crawl` runs ``scrapy crawl`` as a user would (a subprocess from the repo root) and
 reads the stats Scrapy dumps at the end of its log; tests and benches share it.
@@ -76,6 +77,7 @@ class MirrorServer:
         self._pages: dict[str, Page] = {}
         self._failures: dict[str, tuple[int, int]] = {}
         self._counts: Counter[str] = Counter()
+        self._delays: dict[str, float] = {}
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._httpd.daemon_threads = True
@@ -134,6 +136,20 @@ class MirrorServer:
         """Answer the next ``times`` requests for ``path`` with ``status``, then serve it."""
         with self._lock:
             self._failures[path] = (times, status)
+
+    def slow_down(self, seconds: float, prefix: str = "/") -> None:
+        """Wait ``seconds`` before answering requests whose path starts with ``prefix``
+        (the longest matching prefix wins; 0 removes the delay)."""
+        with self._lock:
+            if seconds > 0:
+                self._delays[prefix] = seconds
+            else:
+                self._delays.pop(prefix, None)
+
+    def delay_for(self, raw_path: str) -> float:
+        with self._lock:
+            matches = [prefix for prefix in self._delays if raw_path.startswith(prefix)]
+            return self._delays[max(matches, key=len)] if matches else 0.0
 
     def count(self, path: str) -> int:
         """How many requests asked for ``path`` (path plus query, as sent)."""
@@ -209,6 +225,9 @@ def _handler_for(mirror: MirrorServer) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             page = mirror.respond(self.path)
+            delay = mirror.delay_for(self.path)
+            if delay:
+                time.sleep(delay)
             try:
                 self.send_response(page.status)
                 self.send_header("Content-Type", page.content_type)

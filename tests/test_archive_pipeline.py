@@ -15,6 +15,7 @@ from scrapy.utils.test import get_crawler
 
 from crawler.archive import ARTICLES
 from crawler.items import Article
+from crawler.spool import decode
 from pipelines.archive import MongoArchivePipeline
 
 DB = Database[dict[str, Any]]
@@ -74,7 +75,7 @@ def test_items_are_archived_in_batches(mongo_uri: str, mongo_db: DB, tmp_path: P
         "archive/duplicates": 1,
         "archive/batches": 4,  # 3 + 1 (timer) + 3 + 1 (close)
     }
-    assert not (tmp_path / "failed").exists()
+    assert not (tmp_path / "spool").exists()
 
     # A second crawl: unchanged articles only move last_seen_at.
     again = make_pipeline(tmp_path, MONGO_URI=mongo_uri, MONGO_DATABASE=mongo_db.name)
@@ -111,7 +112,7 @@ def closed_port() -> int:
         return port
 
 
-def test_unreachable_database_keeps_items_in_failed_file(tmp_path: Path) -> None:
+def test_unreachable_database_spools_items(tmp_path: Path) -> None:
     uri = f"mongodb://127.0.0.1:{closed_port()}/?serverSelectionTimeoutMS=200"
     pipeline = make_pipeline(tmp_path, MONGO_URI=uri, ARCHIVE_FLUSH_SECONDS=0)
     items = [article(n) for n in range(4)]
@@ -123,8 +124,13 @@ def test_unreachable_database_keeps_items_in_failed_file(tmp_path: Path) -> None
         await pipeline.close_spider()
 
     asyncio.run(crawl())
-    (failed,) = (tmp_path / "failed").glob("*.jsonl")
-    records = [json.loads(line) for line in failed.read_text().splitlines()]
+    (spooled,) = (tmp_path / "spool").glob("*.jsonl")
+    records = [decode(line) for line in spooled.read_text().splitlines()]
     assert [r["url"] for r in records] == [item.url for item in items]
-    assert records[0]["published_at"] == "2024-05-01T01:00:00+00:00"
-    assert stats(pipeline) == {"archive/failed_records": 4, "archive/batches": 2}
+    assert records[0]["published_at"] == datetime(2024, 5, 1, 1, 0, tzinfo=UTC)
+    assert json.loads(spooled.read_text().splitlines()[0])["published_at"] == {
+        "$datetime": "2024-05-01T01:00:00+00:00"
+    }
+    assert pipeline.stats.get_value("spool/written") == 4
+    assert pipeline.stats.get_value("archive/batches") == 2
+    assert not (tmp_path / "failed").exists()

@@ -1,0 +1,6 @@
+"""``python -m crawler``: the archive's command line (see :mod:`crawler.cli`)."""
+
+from crawler.cli import cli
+
+if __name__ == "__main__":
+    cli(prog_name="python -m crawler")
