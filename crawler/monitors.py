@@ -1,8 +1,9 @@
 """RunMonitors: check a crawl when the spider closes and raise the alarm when it looks wrong.
 
-A small extension in the spirit of spidermon's built-in monitors (see docs/OPERATIONS.md for
-why not spidermon itself). The checks are pure functions over the stats (:func:`evaluate`), so
-they are tested without a crawl; the extension only counts what the stats lack:
+A small extension in the spirit of spidermon's built-in monitors (the README's "Monitors and
+alerts" says why not spidermon itself). The checks are pure functions over the stats
+(:func:`evaluate`), so they are tested without a crawl; the extension only counts what the
+stats lack:
 
 - per parsed article page (``item_scraped`` and ``item_dropped``), which fields were found;
 - the distinct article links requested (``request_scheduled`` with an article callback).

@@ -56,33 +56,7 @@ from crawler.items import Article
 from crawler.normalize import canonical_url, parse_date
 from crawler.sites import antara_kalteng as site
 
-RSS_PATH = "/rss/terkini.xml"
-HOME_PATH = "/"
-#: Listings crawled even if the home page's nav menu stops naming them.
-LISTING_PATHS = ("/terkini", "/kabar-daerah", "/palangka-raya")
 DEFAULT_MAX_PAGES = 50
-
-_ARTICLE_PATH = re.compile(r"^/berita/\d+(?:/[^/]+)?$")
-#: One path segment that is not an article kind or a utility page, e.g. ``/kabar-daerah``.
-_SECTION_PATH = re.compile(
-    r"^/(?!(?:berita|tag|search|rss|amp|video|foto|infografis|infografik)$)[a-z0-9-]+$"
-)
-#: First path segment of pages that look like listings' items but are not articles.
-_NOT_ARTICLES = {
-    "video": "video",
-    "foto": "photo",
-    "infografis": "infographic",
-    "infografik": "infographic",
-}
-
-_LISTING_ITEM = "article.simple-post"
-_ITEM_LINK = "h3 a::attr(href), h2 a::attr(href), .simple-thumb a::attr(href)"
-_ITEM_DATE = ".simple-share span ::text"
-_NEXT_PAGE = (
-    "ul.pagination a[aria-label=Next]::attr(href), ul.pagination li.next a::attr(href), "
-    "a[rel=next]::attr(href), link[rel=next]::attr(href)"
-)
-_NAV_LINK = "ul.nav.navbar-nav > li > a::attr(href)"
 
 
 class AntaraKaltengSpider(scrapy.Spider):
@@ -120,15 +94,15 @@ class AntaraKaltengSpider(scrapy.Spider):
     # --- start -------------------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[Request]:
-        rss_url = self._fetch_url(site.SITE_URL + RSS_PATH)
+        rss_url = self._fetch_url(site.SITE_URL + site.RSS_PATH)
         yield Request(
             rss_url,
             callback=self.parse_rss,
             errback=self.request_failed,
             meta={"listing": "rss", "listing_page": 1},
         )
-        yield self._listing_request(site.SITE_URL + HOME_PATH, page=1)
-        for path in LISTING_PATHS:
+        yield self._listing_request(site.SITE_URL + site.HOME_PATH, page=1)
+        for path in site.LISTING_PATHS:
             yield self._listing_request(site.SITE_URL + path, page=1)
 
     # --- listings ----------------------------------------------------------------------------
@@ -151,11 +125,11 @@ class AntaraKaltengSpider(scrapy.Spider):
         """Articles on one listing page, the next page, and (on the home page) the sections."""
         if not isinstance(response, TextResponse):
             return
-        items = response.css(_LISTING_ITEM)
+        items = response.css(site.LISTING_ITEM)
         dates: list[datetime] = []
         for item in items:
-            published = parse_date(" ".join(item.css(_ITEM_DATE).getall()))
-            href = item.css(_ITEM_LINK).get()
+            published = parse_date(" ".join(item.css(site.ITEM_DATE).getall()))
+            href = item.css(site.ITEM_LINK).get()
             if published is not None:
                 dates.append(published)
             if self._older_than_since(published):
@@ -172,14 +146,14 @@ class AntaraKaltengSpider(scrapy.Spider):
             self.crawler.stats.inc_value("antara_kalteng/listing/no_items")
             for href in response.css("a[href*='/berita/']::attr(href)").getall():
                 yield from self._follow_article(response, href)
-        if self._live_url(response, response.url) == site.SITE_URL + HOME_PATH:
+        if self._live_url(response, response.url) == site.SITE_URL + site.HOME_PATH:
             yield from self._follow_sections(response)
         yield from self._follow_next_page(response, page, dates)
 
     def _follow_next_page(
         self, response: TextResponse, page: int, dates: list[datetime]
     ) -> Iterator[Request]:
-        href = response.css(_NEXT_PAGE).get()
+        href = response.css(site.NEXT_PAGE).get()
         if not href:
             return
         if page >= self.max_pages:
@@ -193,10 +167,10 @@ class AntaraKaltengSpider(scrapy.Spider):
             yield self._listing_request(live, page=page + 1, pagination=True)
 
     def _follow_sections(self, response: TextResponse) -> Iterator[Request]:
-        for href in response.css(_NAV_LINK).getall():
+        for href in response.css(site.NAV_LINK).getall():
             live = self._live_url(response, href)
             parts = urlsplit(live)
-            if parts.hostname == site.SITE_HOST and _SECTION_PATH.match(parts.path):
+            if parts.hostname == site.SITE_HOST and site.SECTION_PATH.match(parts.path):
                 yield self._listing_request(live, page=1)
 
     def _follow_article(self, response: Response, href: str) -> Iterator[Request]:
@@ -207,10 +181,10 @@ class AntaraKaltengSpider(scrapy.Spider):
             self._count_skip("offsite", live)
             return
         first_segment = parts.path.strip("/").split("/")[0]
-        if first_segment in _NOT_ARTICLES:
-            self._count_skip(_NOT_ARTICLES[first_segment], live)
+        if first_segment in site.NOT_ARTICLES:
+            self._count_skip(site.NOT_ARTICLES[first_segment], live)
             return
-        if not _ARTICLE_PATH.match(parts.path):
+        if not site.ARTICLE_PATH.match(parts.path):
             self._count_skip("not_article", live)
             return
         yield Request(

@@ -307,6 +307,40 @@ def parse_stats(log: str) -> dict[str, Any]:
     return stats
 
 
+#: Politeness off: the mirror is ours, and tests should not wait on AutoThrottle.
+FAST_SETTINGS = ("-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0")
+
+
+def mirror_crawl_args(
+    mirror: MirrorServer, mongo_uri: str, database: str, *extra: str
+) -> list[str]:
+    """Arguments of ``scrapy crawl`` for a fast crawl of ``mirror`` into ``database``."""
+    return [
+        "-a",
+        f"base_url={mirror.base_url}",
+        "-s",
+        f"MONGO_URI={mongo_uri}",
+        "-s",
+        f"MONGO_DATABASE={database}",
+        *FAST_SETTINGS,
+        *extra,
+    ]
+
+
+def listing_with(listing_file: str, paths: list[str], shown_date: str, link_text: str) -> str:
+    """A fixture listing page with ``paths`` listed on top, as a desk publishing them would."""
+    html = (SITE_DIR / listing_file).read_text(encoding="utf-8")
+    items = "".join(
+        f'<article class="simple-post clearfix"><header><h3><a href="{path}">{link_text}</a>'
+        f'</h3><p class="simple-share"><span><i class="fa fa-clock-o"></i> {shown_date}'
+        f"</span></p></header></article>\n"
+        for path in paths
+    )
+    marker = '<article class="simple-post simple-big clearfix">'
+    assert marker in html
+    return html.replace(marker, items + marker, 1)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve the ANTARA Kalteng fixture mirror.")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")

@@ -19,13 +19,22 @@ import pytest
 
 from crawler.archive import connect
 from crawler.mongo_server import find_or_start_server
-from tests.mirror import SITE_DIR, CrawlRun, MirrorServer, run_crawl
+from tests.mirror import (
+    FAST_SETTINGS,
+    SITE_DIR,
+    CrawlRun,
+    MirrorServer,
+    listing_with,
+    mirror_crawl_args,
+    run_crawl,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "antara_kalteng"
 META = json.loads((FIXTURES / "meta.json").read_text(encoding="utf-8"))
 EXPECTED_URLS: list[str] = sorted(META["expected_archive"])
 LIVE = "https://kalteng.antaranews.com"
-FAST = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0", "-s", "LOG_LEVEL=INFO"]
+#: Skip and drop messages are logged at INFO; the tests read them.
+LOG_INFO = ["-s", "LOG_LEVEL=INFO"]
 
 Doc = dict[str, Any]
 
@@ -61,15 +70,7 @@ def crawl(
 ) -> CrawlRun:
     return run_crawl(
         "antara_kalteng",
-        "-a",
-        f"base_url={mirror.base_url}",
-        "-s",
-        f"MONGO_URI={mongo_uri}",
-        "-s",
-        f"MONGO_DATABASE={database}",
-        "-s",
-        f"DATA_DIR={data_dir}",
-        *FAST,
+        *mirror_crawl_args(mirror, mongo_uri, database, "-s", f"DATA_DIR={data_dir}", *LOG_INFO),
         *args,
     )
 
@@ -208,20 +209,6 @@ def bad_pages() -> dict[str, tuple[str, bytes, dict[str, str]]]:
     return pages
 
 
-def listing_with(extra_paths: list[str]) -> str:
-    """The kabar-daerah listing with extra items linking the bad pages."""
-    html = (SITE_DIR / "kabar-daerah.html").read_text(encoding="utf-8")
-    items = "".join(
-        f'<article class="simple-post clearfix"><header><h3><a href="{path}">uji</a></h3>'
-        f'<p class="simple-share"><span><i class="fa fa-clock-o"></i> 27 Januari 2026 09:00'
-        f"</span></p></header></article>\n"
-        for path in extra_paths
-    )
-    marker = '<article class="simple-post simple-big clearfix">'
-    assert marker in html
-    return html.replace(marker, items + marker, 1)
-
-
 @dataclass(repr=False)
 class BadCrawl:
     run: CrawlRun
@@ -243,7 +230,15 @@ def bad_crawl(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
                 extra = dict(headers)
                 content_type = extra.pop("Content-Type", "text/html; charset=utf-8")
                 mirror.add_page(path, body, content_type=content_type, headers=extra)
-            mirror.add_page("/kabar-daerah", listing_with([p for p, _, _ in pages.values()]))
+            mirror.add_page(
+                "/kabar-daerah",
+                listing_with(
+                    "kabar-daerah.html",
+                    [p for p, _, _ in pages.values()],
+                    "27 Januari 2026 09:00",
+                    "uji",
+                ),
+            )
             mirror.fail(pages["always_500"][0], times=100)
             mirror.fail(pages["flaky_500"][0], times=2)
             run = crawl(mirror, mongo_uri, database, tmp_path_factory.mktemp("data"))
@@ -327,7 +322,8 @@ def test_crawl_without_mongo_uri_persists_in_the_embedded_server(tmp_path: Path)
             f"base_url={mirror.base_url}",
             "-s",
             "MONGO_DATABASE=e2e_embedded",
-            *FAST,
+            *FAST_SETTINGS,
+            *LOG_INFO,
             env={"MONGO_URI": None, "DATA_DIR": str(data_dir)},
         )
     assert run.returncode == 0, run.log[-3000:]

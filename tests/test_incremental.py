@@ -21,13 +21,19 @@ from scrapy.utils.test import get_crawler
 from crawler.archive import connect
 from crawler.incremental import ArchiveAwareMiddleware, Lookup
 from spiders.antara_kalteng import AntaraKaltengSpider
-from tests.mirror import SITE_DIR, CrawlRun, MirrorServer, run_crawl
+from tests.mirror import (
+    SITE_DIR,
+    CrawlRun,
+    MirrorServer,
+    listing_with,
+    mirror_crawl_args,
+    run_crawl,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "antara_kalteng"
 META = json.loads((FIXTURES / "meta.json").read_text(encoding="utf-8"))
 EXPECTED_URLS: list[str] = sorted(META["expected_archive"])
 LIVE = "https://kalteng.antaranews.com"
-FAST = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0"]
 #: What a crawl of an unchanged, fully archived site asks for: robots.txt, the feed, the home
 #: page and the first page of each listing (the three in LISTING_PATHS; the home page's nav
 #: menu names the same ones).
@@ -49,17 +55,7 @@ TEMPLATE_LEAD = "mencatat 86 kasus demam berdarah dengue"
 
 def crawl(mirror: MirrorServer, mongo_uri: str, database: str, *args: str) -> CrawlRun:
     mirror.reset_counts()
-    run = run_crawl(
-        "antara_kalteng",
-        "-a",
-        f"base_url={mirror.base_url}",
-        "-s",
-        f"MONGO_URI={mongo_uri}",
-        "-s",
-        f"MONGO_DATABASE={database}",
-        *FAST,
-        *args,
-    )
+    run = run_crawl("antara_kalteng", *mirror_crawl_args(mirror, mongo_uri, database, *args))
     assert run.returncode == 0, run.log[-3000:]
     assert run.stats.get("finish_reason") == "finished"
     assert "Traceback" not in run.log, run.log[-3000:]
@@ -92,20 +88,6 @@ def new_article(number: int) -> tuple[str, str]:
     return f"/berita/{slug}", html.replace(TEMPLATE_LEAD, f"mencatat {number} kasus baru")
 
 
-def terkini_with(paths: list[str]) -> str:
-    """Page 1 of /terkini with ``paths`` listed on top, as a desk publishing them would."""
-    html = (SITE_DIR / "terkini.html").read_text(encoding="utf-8")
-    items = "".join(
-        f'<article class="simple-post clearfix"><header><h3><a href="{path}">baru</a></h3>'
-        f'<p class="simple-share"><span><i class="fa fa-clock-o"></i> 28 Januari 2026 09:00'
-        f"</span></p></header></article>\n"
-        for path in paths
-    )
-    marker = '<article class="simple-post simple-big clearfix">'
-    assert marker in html
-    return html.replace(marker, items + marker, 1)
-
-
 # --- 1. archive-aware crawling ----------------------------------------------------------------
 
 
@@ -135,7 +117,12 @@ def crawls(mongo_uri: str) -> Iterator[Crawls]:
             new = [new_article(number) for number in (1, 2, 3)]
             for path, html in new:
                 mirror.add_page(path, html)
-            mirror.add_page("/terkini", terkini_with([path for path, _ in new]))
+            mirror.add_page(
+                "/terkini",
+                listing_with(
+                    "terkini.html", [path for path, _ in new], "28 Januari 2026 09:00", "baru"
+                ),
+            )
             after_new = crawl(mirror, mongo_uri, database)
             after_new_counts = mirror.counts
             after_new_archive = archived_urls(mongo_uri, database)

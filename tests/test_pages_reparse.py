@@ -31,7 +31,7 @@ from crawler.archive import connect
 from crawler.pages import PageArchiveMiddleware, page_fields, page_html
 from crawler.reparse import reparse_pages
 from spiders.antara_kalteng import AntaraKaltengSpider
-from tests.mirror import REPO_DIR, MirrorServer, run_crawl
+from tests.mirror import REPO_DIR, MirrorServer, mirror_crawl_args, run_crawl
 
 FIXTURES = Path(__file__).parent / "fixtures" / "antara_kalteng"
 EXPECTED_URLS: list[str] = sorted(
@@ -62,19 +62,7 @@ def reparsed(mongo_uri: str) -> Iterator[Reparsed]:
     db = connect(mongo_uri, database)
     try:
         with MirrorServer() as mirror:
-            run = run_crawl(
-                "antara_kalteng",
-                "-a",
-                f"base_url={mirror.base_url}",
-                "-s",
-                f"MONGO_URI={mongo_uri}",
-                "-s",
-                f"MONGO_DATABASE={database}",
-                "-s",
-                "AUTOTHROTTLE_ENABLED=False",
-                "-s",
-                "DOWNLOAD_DELAY=0",
-            )
+            run = run_crawl("antara_kalteng", *mirror_crawl_args(mirror, mongo_uri, database))
             assert run.returncode == 0, run.log[-3000:]
             assert run.stats.get("pages/stored") == len(EXPECTED_URLS)
             pages = {doc["url"]: doc for doc in db.pages.find({}, {"_id": 0})}

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from crawler.archive import connect
-from tests.mirror import REPO_DIR, MirrorServer, parse_stats, run_crawl
+from tests.mirror import REPO_DIR, MirrorServer, mirror_crawl_args, parse_stats, run_crawl
 
 FIXTURES = Path(__file__).parent / "fixtures" / "antara_kalteng"
 EXPECTED_URLS: list[str] = sorted(
@@ -32,25 +32,18 @@ FETCHED_BEFORE_SIGNAL = 3
 
 
 def crawl_args(mirror: MirrorServer, mongo_uri: str, database: str, jobdir: Path) -> list[str]:
-    return [
-        "-a",
-        f"base_url={mirror.base_url}",
-        "-s",
-        f"MONGO_URI={mongo_uri}",
-        "-s",
-        f"MONGO_DATABASE={database}",
+    return mirror_crawl_args(
+        mirror,
+        mongo_uri,
+        database,
         "-s",
         f"JOBDIR={jobdir}",
         "-s",
         "INCREMENTAL_ENABLED=False",
-        "-s",
-        "AUTOTHROTTLE_ENABLED=False",
-        "-s",
-        "DOWNLOAD_DELAY=0",
         # Few requests in flight, so a graceful stop leaves most articles for the resumed run.
         "-s",
         "CONCURRENT_REQUESTS=2",
-    ]
+    )
 
 
 def article_counts(mirror: MirrorServer) -> dict[str, int]:

@@ -23,9 +23,8 @@ from crawler.archive import connect
 from crawler.run_record import CRAWL_RUNS, build_record, judge, store_record
 from crawler.runner import EX_TEMPFAIL, new_log_file
 from crawler.spool import decode
-from tests.mirror import REPO_DIR, MirrorServer
+from tests.mirror import FAST_SETTINGS, REPO_DIR, MirrorServer
 
-FAST = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0"]
 Doc = dict[str, Any]
 
 
@@ -62,7 +61,7 @@ def settings_args(tmp_path: Path, mongo_uri: str, database: str) -> list[str]:
         "-s", f"MONGO_DATABASE={database}",
         "-s", f"DATA_DIR={tmp_path / 'data'}",
         "-s", f"LOG_DIR={tmp_path / 'logs'}",
-        *FAST,
+        *FAST_SETTINGS,
     ]  # fmt: skip
 
 

@@ -44,19 +44,36 @@ LANGUAGE = "id"
 #: Local time of the desk's pages (WIB).
 TIMEZONE = "Asia/Jakarta"
 
-#: Article pages: ``/berita/<numeric id>/<slug>``.
-ARTICLE_PATH = re.compile(r"^/berita/(?P<id>\d+)(?:/[^/?#]*)?/?$")
-#: Pages under these path prefixes look like stories in listings but are not text articles.
-NON_ARTICLE_PATHS = {
-    "/video/": "video",
-    "/foto/": "photo",
-    "/infografis/": "infographic",
-    "/infografik/": "infographic",
-}
-#: Listings the spider starts from besides the home page's navigation.
-LATEST_PATH = "/terkini"
+# --- Navigation: what the spider needs to know of the site's URLs and listings -------------
+
 RSS_PATH = "/rss/terkini.xml"
-SECTION_PATHS = ("/kabar-daerah", "/palangka-raya")
+HOME_PATH = "/"
+#: Listings crawled even if the home page's nav menu stops naming them.
+LISTING_PATHS = ("/terkini", "/kabar-daerah", "/palangka-raya")
+#: Article pages: ``/berita/<numeric id>/<slug>``.
+ARTICLE_PATH = re.compile(r"^/berita/\d+(?:/[^/]+)?$")
+#: One path segment that is not an article kind or a utility page, e.g. ``/kabar-daerah``.
+SECTION_PATH = re.compile(
+    r"^/(?!(?:berita|tag|search|rss|amp|video|foto|infografis|infografik)$)[a-z0-9-]+$"
+)
+#: First path segment of pages that look like listings' items but carry no article text.
+NOT_ARTICLES = {
+    "video": "video",
+    "foto": "photo",
+    "infografis": "infographic",
+    "infografik": "infographic",
+}
+LISTING_ITEM = "article.simple-post"
+ITEM_LINK = "h3 a::attr(href), h2 a::attr(href), .simple-thumb a::attr(href)"
+ITEM_DATE = ".simple-share span ::text"
+#: Whatever form the pager takes (``/terkini/2`` or ``?page=2``), it is the page's own link.
+NEXT_PAGE = (
+    "ul.pagination a[aria-label=Next]::attr(href), ul.pagination li.next a::attr(href), "
+    "a[rel=next]::attr(href), link[rel=next]::attr(href)"
+)
+NAV_LINK = "ul.nav.navbar-nav > li > a::attr(href)"
+
+# --- Article pages -------------------------------------------------------------------------
 
 # Placeholders the lazy loader swaps out; never the article's image.
 _PLACEHOLDER_IMAGE = re.compile(r"no-image|placeholder|blank\.(gif|png)|data:image", re.IGNORECASE)
@@ -239,17 +256,3 @@ def parse_article(html: str, url: str) -> ParsedArticle:
         fallbacks.append("none/template")
     article.published_at = parse_date(article.published_at_raw, default_tz=TIMEZONE)
     return ParsedArticle(article=article, fallbacks=fallbacks)
-
-
-def article_id(url: str) -> str | None:
-    """The numeric story id of an article URL, or None for any other page."""
-    match = ARTICLE_PATH.match(re.sub(r"^https?://[^/]+", "", url).split("?")[0])
-    return match.group("id") if match else None
-
-
-def non_article_kind(path: str) -> str | None:
-    """ "video", "photo" or "infographic" for story pages that carry no article text."""
-    for prefix, kind in NON_ARTICLE_PATHS.items():
-        if path.startswith(prefix):
-            return kind
-    return None
