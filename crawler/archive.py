@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -64,6 +65,17 @@ def connect(uri: str, database: str, timeout_ms: int = 10_000) -> Database[Doc]:
             kwargs[name] = timeout_ms
     client: MongoClient[Doc] = MongoClient(uri, tz_aware=True, appname="news-archive", **kwargs)
     return client[database]
+
+
+def location_from_settings(settings: Any) -> tuple[str | None, str, str]:
+    """``(mongo_uri, database, data_dir)`` from Scrapy settings, read the same way by every
+    component: ``MONGO_URI`` (the setting, else the environment variable; None means the
+    embedded server), ``MONGO_DATABASE``, ``DATA_DIR``."""
+    return (
+        settings.get("MONGO_URI") or os.environ.get("MONGO_URI") or None,
+        settings.get("MONGO_DATABASE") or "news_archive",
+        settings.get("DATA_DIR") or "./data",
+    )
 
 
 def ensure_indexes(db: Database[Doc]) -> None:

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -47,7 +46,7 @@ from pymongo.database import Database
 from scrapy import Request, signals
 from scrapy.exceptions import NotConfigured
 
-from crawler.archive import ARTICLES, IN_CHUNK, connect
+from crawler.archive import ARTICLES, IN_CHUNK, connect, location_from_settings
 from crawler.mongo_server import EmbeddedServer, resolve_mongo_uri
 
 if TYPE_CHECKING:
@@ -83,12 +82,8 @@ class ArchiveConnection:
 
     @classmethod
     def from_settings(cls, crawler: Crawler) -> ArchiveConnection:
-        settings = crawler.settings
-        return cls(
-            mongo_uri=settings.get("MONGO_URI") or os.environ.get("MONGO_URI") or None,
-            database=settings.get("MONGO_DATABASE", "news_archive"),
-            data_dir=settings.get("DATA_DIR", "./data"),
-        )
+        mongo_uri, database, data_dir = location_from_settings(crawler.settings)
+        return cls(mongo_uri=mongo_uri, database=database, data_dir=data_dir)
 
     def db(self) -> Database[Doc]:
         """The database (blocking: call from a worker thread). Raises if unreachable."""

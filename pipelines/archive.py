@@ -16,7 +16,7 @@ from itemadapter import ItemAdapter
 from pymongo import WriteConcern
 from pymongo.database import Database
 
-from crawler.archive import archive_batch, connect, ensure_indexes
+from crawler.archive import archive_batch, connect, ensure_indexes, location_from_settings
 from crawler.mongo_server import EmbeddedServer, ping, resolve_mongo_uri
 from crawler.spool import ReplayResult, Spool
 
@@ -95,10 +95,11 @@ class MongoArchivePipeline:
     def from_crawler(cls, crawler: Crawler) -> MongoArchivePipeline:
         settings = crawler.settings
         assert crawler.stats is not None
+        mongo_uri, database, data_dir = location_from_settings(settings)
         return cls(
-            mongo_uri=settings.get("MONGO_URI") or os.environ.get("MONGO_URI") or None,
-            database=settings.get("MONGO_DATABASE", "news_archive"),
-            data_dir=settings.get("DATA_DIR", "./data"),
+            mongo_uri=mongo_uri,
+            database=database,
+            data_dir=data_dir,
             batch_size=settings.getint("ARCHIVE_BATCH_SIZE", 200),
             flush_seconds=settings.getfloat("ARCHIVE_FLUSH_SECONDS", 2.0),
             stats=crawler.stats,
