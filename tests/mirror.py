@@ -22,9 +22,11 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import json
 import logging
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -40,8 +42,13 @@ from urllib.parse import parse_qs, urlsplit
 logger = logging.getLogger(__name__)
 
 REPO_DIR = Path(__file__).resolve().parent.parent
-SITE_DIR = Path(__file__).parent / "fixtures" / "antara_kalteng" / "site"
+FIXTURE_DIR = Path(__file__).parent / "fixtures" / "antara_kalteng"
+SITE_DIR = FIXTURE_DIR / "site"
 LIVE_ORIGIN = "https://kalteng.antaranews.com"
+#: The article URLs a full crawl of the fixture site must archive, each exactly once.
+EXPECTED_URLS: list[str] = sorted(
+    json.loads((FIXTURE_DIR / "meta.json").read_text(encoding="utf-8"))["expected_archive"]
+)
 ROBOTS_TXT = "User-agent: *\nDisallow: /search\n"
 
 _CONTENT_TYPES = {
@@ -305,6 +312,14 @@ def parse_stats(log: str) -> dict[str, Any]:
         if line.rstrip().endswith("}"):
             break
     return stats
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (free to bind, refused to connect)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 #: Politeness off: the mirror is ours, and tests should not wait on AutoThrottle.

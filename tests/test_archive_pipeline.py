@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from crawler.archive import ARTICLES
 from crawler.items import Article
 from crawler.spool import decode
 from pipelines.archive import MongoArchivePipeline
+from tests.mirror import free_port
 
 DB = Database[dict[str, Any]]
 
@@ -105,15 +105,8 @@ def test_embedded_server_when_no_uri(tmp_path: Path, monkeypatch: Any) -> None:
     assert not (tmp_path / "secantusd.json").exists()  # the starter stopped it
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_unreachable_database_spools_items(tmp_path: Path) -> None:
-    uri = f"mongodb://127.0.0.1:{closed_port()}/?serverSelectionTimeoutMS=200"
+    uri = f"mongodb://127.0.0.1:{free_port()}/?serverSelectionTimeoutMS=200"
     pipeline = make_pipeline(tmp_path, MONGO_URI=uri, ARCHIVE_FLUSH_SECONDS=0)
     items = [article(n) for n in range(4)]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from crawler.archive import archive_batch, ensure_indexes
 from crawler.cli import cli
 from crawler.mongo_server import find_or_start_server
 from crawler.query import Archive
+from tests.mirror import free_port
 from tests.test_query import BASE, record, url
 
 
@@ -174,13 +174,6 @@ def test_python_dash_m_crawler_runs(filled: Archive) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["url"] == url(1)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_serve_runs_in_the_foreground_until_interrupted(tmp_path: Path) -> None:

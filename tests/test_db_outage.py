@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,15 +27,7 @@ from crawler.items import Article
 from crawler.mongo_server import find_or_start_server, ping
 from crawler.spool import Spool
 from pipelines.archive import MongoArchivePipeline
-from tests.mirror import MirrorServer, run_crawl
-from tests.test_end_to_end import EXPECTED_URLS
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.mirror import EXPECTED_URLS, MirrorServer, free_port, run_crawl
 
 
 def uri_for(port: int) -> str:

@@ -20,7 +20,10 @@ import pytest
 from crawler.archive import connect
 from crawler.mongo_server import find_or_start_server
 from tests.mirror import (
+    EXPECTED_URLS,
     FAST_SETTINGS,
+    FIXTURE_DIR,
+    LIVE_ORIGIN,
     SITE_DIR,
     CrawlRun,
     MirrorServer,
@@ -29,10 +32,6 @@ from tests.mirror import (
     run_crawl,
 )
 
-FIXTURES = Path(__file__).parent / "fixtures" / "antara_kalteng"
-META = json.loads((FIXTURES / "meta.json").read_text(encoding="utf-8"))
-EXPECTED_URLS: list[str] = sorted(META["expected_archive"])
-LIVE = "https://kalteng.antaranews.com"
 #: Skip and drop messages are logged at INFO; the tests read them.
 LOG_INFO = ["-s", "LOG_LEVEL=INFO"]
 
@@ -45,7 +44,7 @@ def article_id(url: str) -> str:
 
 def expected_record(url: str) -> Doc:
     record: Doc = json.loads(
-        (FIXTURES / "expected" / f"{article_id(url)}.json").read_text(encoding="utf-8")
+        (FIXTURE_DIR / "expected" / f"{article_id(url)}.json").read_text(encoding="utf-8")
     )
     return record
 
@@ -217,7 +216,7 @@ class BadCrawl:
     counts: dict[str, int]
 
     def live_url(self, name: str) -> str:
-        return LIVE + self.pages[name][0]
+        return LIVE_ORIGIN + self.pages[name][0]
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,9 @@ from crawler.archive import connect
 from crawler.incremental import ArchiveAwareMiddleware, Lookup
 from spiders.antara_kalteng import AntaraKaltengSpider
 from tests.mirror import (
+    EXPECTED_URLS,
+    FIXTURE_DIR,
+    LIVE_ORIGIN,
     SITE_DIR,
     CrawlRun,
     MirrorServer,
@@ -30,10 +33,6 @@ from tests.mirror import (
     run_crawl,
 )
 
-FIXTURES = Path(__file__).parent / "fixtures" / "antara_kalteng"
-META = json.loads((FIXTURES / "meta.json").read_text(encoding="utf-8"))
-EXPECTED_URLS: list[str] = sorted(META["expected_archive"])
-LIVE = "https://kalteng.antaranews.com"
 #: What a crawl of an unchanged, fully archived site asks for: robots.txt, the feed, the home
 #: page and the first page of each listing (the three in LISTING_PATHS; the home page's nav
 #: menu names the same ones).
@@ -145,7 +144,7 @@ def crawls(mongo_uri: str) -> Iterator[Crawls]:
 
 
 def test_first_crawl_downloads_every_article(crawls: Crawls) -> None:
-    expected = {url.removeprefix(LIVE): 1 for url in EXPECTED_URLS} | {GONE_PATH: 1}
+    expected = {url.removeprefix(LIVE_ORIGIN): 1 for url in EXPECTED_URLS} | {GONE_PATH: 1}
     assert article_requests(crawls.first_counts) == expected
     assert crawls.first_counts.get("/terkini/2") == 1
     assert crawls.first.stats.get("archive/inserted") == len(EXPECTED_URLS)
@@ -164,7 +163,7 @@ def test_unchanged_site_downloads_no_article_and_only_first_listing_pages(crawls
 def test_three_new_articles_are_the_only_articles_downloaded(crawls: Crawls) -> None:
     assert article_requests(crawls.after_new_counts) == dict.fromkeys(crawls.new_paths, 1)
     assert crawls.after_new.stats.get("archive/inserted") == 3
-    new_urls = [LIVE + path for path in crawls.new_paths]
+    new_urls = [LIVE_ORIGIN + path for path in crawls.new_paths]
     assert crawls.after_new_archive == sorted(EXPECTED_URLS + new_urls)
     # Page 1 had new articles, so page 2 was checked; it held nothing new and is the last.
     assert crawls.after_new_counts.get("/terkini/2") == 1
@@ -174,7 +173,7 @@ def test_three_new_articles_are_the_only_articles_downloaded(crawls: Crawls) -> 
 
 def test_refresh_downloads_everything_again(crawls: Crawls) -> None:
     requested = set(article_requests(crawls.refresh_counts))
-    everything = {url.removeprefix(LIVE) for url in EXPECTED_URLS}
+    everything = {url.removeprefix(LIVE_ORIGIN) for url in EXPECTED_URLS}
     assert requested == everything | set(crawls.new_paths) | {GONE_PATH}
     assert crawls.refresh.stats.get("archive/unchanged") == len(EXPECTED_URLS) + 3
     assert "incremental/skipped_known" not in crawls.refresh.stats
@@ -201,7 +200,7 @@ def run_middleware(
         return lookup
 
     middleware._lookup = fake_lookup  # type: ignore[method-assign]
-    request = Request(f"{LIVE}/terkini", meta=meta)
+    request = Request(f"{LIVE_ORIGIN}/terkini", meta=meta)
     response = HtmlResponse(request.url, body=b"<html></html>", request=request)
 
     async def source() -> AsyncIterator[Any]:
@@ -217,28 +216,31 @@ def run_middleware(
 
 
 def article(path: str) -> Request:
-    return Request(LIVE + path, meta={"article": True}, cb_kwargs={"live_url": LIVE + path})
+    return Request(
+        LIVE_ORIGIN + path, meta={"article": True}, cb_kwargs={"live_url": LIVE_ORIGIN + path}
+    )
 
 
-NEXT_PAGE = Request(f"{LIVE}/terkini/2", meta={"listing": "terkini", "pagination": True})
+NEXT_PAGE = Request(f"{LIVE_ORIGIN}/terkini/2", meta={"listing": "terkini", "pagination": True})
 PAGE_ONE = {"listing": "terkini", "listing_page": 1}
 
 
 def test_fresh_archived_articles_are_fetched_again_and_old_ones_skipped() -> None:
     now = datetime.now(UTC)
     lookup = Lookup(
-        {f"{LIVE}/berita/1/a": now - timedelta(hours=2), f"{LIVE}/berita/2/b": None}, set()
+        {f"{LIVE_ORIGIN}/berita/1/a": now - timedelta(hours=2), f"{LIVE_ORIGIN}/berita/2/b": None},
+        set(),
     )
     outputs = [article("/berita/1/a"), article("/berita/2/b"), NEXT_PAGE]
     kept, stats = run_middleware(lookup, outputs, PAGE_ONE)
-    assert [r.url for r in kept] == [f"{LIVE}/berita/1/a"]  # all archived: next page dropped
+    assert [r.url for r in kept] == [f"{LIVE_ORIGIN}/berita/1/a"]  # all archived: next page dropped
     assert stats["incremental/refreshed"] == 1
     assert stats["incremental/skipped_known"] == 1
     assert stats["incremental/stopped_listings"] == 1
 
 
 def test_stop_after_known_pages_counts_consecutive_pages() -> None:
-    lookup = Lookup({f"{LIVE}/berita/2/b": None}, set())
+    lookup = Lookup({f"{LIVE_ORIGIN}/berita/2/b": None}, set())
     settings = {"STOP_AFTER_KNOWN_PAGES": 2}
     kept, _ = run_middleware(lookup, [article("/berita/2/b"), NEXT_PAGE.copy()], PAGE_ONE, settings)
     assert [r.meta.get("incremental_known_pages") for r in kept] == [1]
@@ -250,14 +252,14 @@ def test_stop_after_known_pages_counts_consecutive_pages() -> None:
 
 
 def test_a_page_with_something_new_resets_the_count() -> None:
-    lookup = Lookup({f"{LIVE}/berita/2/b": None}, set())
+    lookup = Lookup({f"{LIVE_ORIGIN}/berita/2/b": None}, set())
     meta = {**PAGE_ONE, "incremental_known_pages": 5}
     kept, _ = run_middleware(lookup, [article("/berita/3/c"), NEXT_PAGE.copy()], meta)
     assert [r.meta.get("incremental_known_pages") for r in kept] == [None, 0]
 
 
 def test_backfill_never_stops_a_listing_but_still_skips_known_articles() -> None:
-    lookup = Lookup({f"{LIVE}/berita/2/b": None}, set())
+    lookup = Lookup({f"{LIVE_ORIGIN}/berita/2/b": None}, set())
     outputs = [article("/berita/2/b"), NEXT_PAGE.copy()]
     kept, stats = run_middleware(lookup, outputs, PAGE_ONE, since="2026-01-01")
     assert [r.url for r in kept] == [NEXT_PAGE.url]
@@ -268,7 +270,7 @@ def test_backfill_never_stops_a_listing_but_still_skips_known_articles() -> None
 def test_unreachable_archive_crawls_everything() -> None:
     outputs = [article("/berita/2/b"), NEXT_PAGE.copy()]
     kept, _ = run_middleware(None, outputs, PAGE_ONE)
-    assert [r.url for r in kept] == [f"{LIVE}/berita/2/b", NEXT_PAGE.url]
+    assert [r.url for r in kept] == [f"{LIVE_ORIGIN}/berita/2/b", NEXT_PAGE.url]
 
 
 def test_unreachable_archive_is_counted_and_the_crawl_goes_on(tmp_path: Path) -> None:
@@ -279,8 +281,8 @@ def test_unreachable_archive_is_counted_and_the_crawl_goes_on(tmp_path: Path) ->
     crawler = get_crawler(AntaraKaltengSpider, settings_dict=settings)
     crawler.spider = crawler._create_spider()
     middleware = ArchiveAwareMiddleware.from_crawler(crawler)
-    assert asyncio.run(middleware._lookup({f"{LIVE}/berita/1/a"})) is None
-    assert asyncio.run(middleware._lookup({f"{LIVE}/berita/1/a"})) is None  # not retried
+    assert asyncio.run(middleware._lookup({f"{LIVE_ORIGIN}/berita/1/a"})) is None
+    assert asyncio.run(middleware._lookup({f"{LIVE_ORIGIN}/berita/1/a"})) is None  # not retried
     assert crawler.stats is not None
     assert crawler.stats.get_value("incremental/db_unavailable") == 2
 
@@ -297,7 +299,7 @@ def test_disabled_by_setting() -> None:
 
 
 def in_window(url: str, since: str, until: str) -> bool:
-    record = json.loads((FIXTURES / "expected" / f"{url.split('/')[4]}.json").read_text())
+    record = json.loads((FIXTURE_DIR / "expected" / f"{url.split('/')[4]}.json").read_text())
     published = datetime.fromisoformat(record["published_at"].replace("Z", "+00:00"))
     local_day = (published + timedelta(hours=7)).date().isoformat()  # WIB, UTC+7
     return since <= local_day <= until

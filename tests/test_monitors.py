@@ -19,8 +19,7 @@ from crawler.alerts import post_webhook, send_alert
 from crawler.archive import connect
 from crawler.monitors import MonitorConfig, alert_message, evaluate
 from crawler.stats_dump import load_stats
-from tests.mirror import SITE_DIR, MirrorServer, run_crawl
-from tests.test_end_to_end import EXPECTED_URLS, LIVE
+from tests.mirror import EXPECTED_URLS, LIVE_ORIGIN, SITE_DIR, MirrorServer, run_crawl
 
 CONFIG = MonitorConfig(min_coverage={"title": 0.99, "image_url": 0.8}, coverage_min_pages=3)
 
@@ -167,7 +166,7 @@ def test_layout_change_is_reported_and_alerted(
     stats_file = tmp_path / "stats.json"
     with MirrorServer() as mirror:
         for url in EXPECTED_URLS:
-            path = url.removeprefix(LIVE)
+            path = url.removeprefix(LIVE_ORIGIN)
             html = (SITE_DIR / f"{path.strip('/')}.html").read_text(encoding="utf-8")
             mirror.add_page(path, broken_layout(html))
         run = run_crawl(

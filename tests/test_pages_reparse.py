@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import json
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,14 +29,17 @@ from crawler.archive import connect
 from crawler.pages import PageArchiveMiddleware, page_fields, page_html
 from crawler.reparse import reparse_pages
 from spiders.antara_kalteng import AntaraKaltengSpider
-from tests.mirror import REPO_DIR, MirrorServer, mirror_crawl_args, run_crawl
-
-FIXTURES = Path(__file__).parent / "fixtures" / "antara_kalteng"
-EXPECTED_URLS: list[str] = sorted(
-    json.loads((FIXTURES / "meta.json").read_text(encoding="utf-8"))["expected_archive"]
+from tests.mirror import (
+    EXPECTED_URLS,
+    LIVE_ORIGIN,
+    REPO_DIR,
+    SITE_DIR,
+    MirrorServer,
+    mirror_crawl_args,
+    run_crawl,
 )
-LIVE = "https://kalteng.antaranews.com"
-FIXED = f"{LIVE}/berita/811932/kasus-dbd-di-barito-utara-meningkat-dinkes-gencarkan-pemberantasan-sarang-nyamuk"
+
+FIXED = f"{LIVE_ORIGIN}/berita/811932/kasus-dbd-di-barito-utara-meningkat-dinkes-gencarkan-pemberantasan-sarang-nyamuk"
 OLD_LEAD = "mencatat 86 kasus demam berdarah dengue"
 NEW_LEAD = "mencatat 87 kasus demam berdarah dengue"
 
@@ -107,7 +108,7 @@ def test_every_article_page_is_stored_compressed_under_its_live_url(reparsed: Re
     assert len(html.encode()) == doc["size"] > len(doc["body"])
     assert OLD_LEAD in html
     # Stored as the live site serves it: the mirror's link rewriting is undone.
-    assert reparsed.mirror_origin not in html and LIVE in html
+    assert reparsed.mirror_origin not in html and LIVE_ORIGIN in html
 
 
 def test_a_missing_page_is_remembered_without_a_body(reparsed: Reparsed) -> None:
@@ -136,7 +137,7 @@ def test_reparse_keeps_the_old_version(reparsed: Reparsed) -> None:
 
 
 def test_reparse_filters_by_source_and_fetch_time(mongo_db: Database[Doc]) -> None:
-    html = next((FIXTURES / "site" / "berita" / "811932").glob("*.html")).read_bytes()
+    html = next((SITE_DIR / "berita" / "811932").glob("*.html")).read_bytes()
     fetched = datetime(2026, 1, 28, tzinfo=UTC)
     fields = page_fields(
         source="antara_kalteng",
@@ -160,7 +161,7 @@ def test_reparse_counts_pages_it_cannot_use(mongo_db: Database[Doc]) -> None:
     empty = page_fields(
         source="antara_kalteng", status=200, body=b"", headers={}, encoding=None, fetched_at=now
     )
-    mongo_db.pages.insert_one({"url": f"{LIVE}/berita/1/kosong", **empty})
+    mongo_db.pages.insert_one({"url": f"{LIVE_ORIGIN}/berita/1/kosong", **empty})
     result = reparse_pages(mongo_db)
     assert result.dropped == {"missing_title": 1}
     assert mongo_db.articles.count_documents({}) == 0

@@ -9,7 +9,6 @@ again what the first one fetched.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -21,12 +20,15 @@ from pathlib import Path
 import pytest
 
 from crawler.archive import connect
-from tests.mirror import REPO_DIR, MirrorServer, mirror_crawl_args, parse_stats, run_crawl
-
-FIXTURES = Path(__file__).parent / "fixtures" / "antara_kalteng"
-EXPECTED_URLS: list[str] = sorted(
-    json.loads((FIXTURES / "meta.json").read_text(encoding="utf-8"))["expected_archive"]
+from tests.mirror import (
+    EXPECTED_URLS,
+    REPO_DIR,
+    MirrorServer,
+    mirror_crawl_args,
+    parse_stats,
+    run_crawl,
 )
+
 #: Articles fetched before the signal is sent (of 17 article links, one a 404).
 FETCHED_BEFORE_SIGNAL = 3
 

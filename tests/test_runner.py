@@ -6,11 +6,9 @@ and the session's MongoDB server.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,11 +17,10 @@ from typing import Any
 import pytest
 from pymongo.database import Database
 
-from crawler.archive import connect
 from crawler.run_record import CRAWL_RUNS, build_record, judge, store_record
 from crawler.runner import EX_TEMPFAIL, new_log_file
 from crawler.spool import decode
-from tests.mirror import FAST_SETTINGS, REPO_DIR, MirrorServer
+from tests.mirror import FAST_SETTINGS, REPO_DIR, MirrorServer, free_port
 
 Doc = dict[str, Any]
 
@@ -37,16 +34,6 @@ def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str
         timeout=timeout,
         check=False,
     )
-
-
-@pytest.fixture
-def archive_db(mongo_uri: str) -> Iterator[Database[Doc]]:
-    db = connect(mongo_uri, f"runner_{uuid.uuid4().hex[:10]}")
-    try:
-        yield db
-    finally:
-        db.client.drop_database(db.name)
-        db.client.close()
 
 
 @pytest.fixture
@@ -66,10 +53,10 @@ def settings_args(tmp_path: Path, mongo_uri: str, database: str) -> list[str]:
 
 
 def test_run_is_logged_and_recorded_with_counts(
-    tmp_path: Path, mongo_uri: str, archive_db: Database[Doc], mirror: MirrorServer
+    tmp_path: Path, mongo_uri: str, mongo_db: Database[Doc], mirror: MirrorServer
 ) -> None:
     done = run_cli(
-        f"base_url={mirror.base_url}", *settings_args(tmp_path, mongo_uri, archive_db.name)
+        f"base_url={mirror.base_url}", *settings_args(tmp_path, mongo_uri, mongo_db.name)
     )
     assert done.returncode == 0, done.stderr + done.stdout
     assert "antara_kalteng run ok: 16 new" in done.stdout
@@ -77,7 +64,7 @@ def test_run_is_logged_and_recorded_with_counts(
     text = log.read_text()
     assert "Spider closed (finished)" in text
     assert "[crawler.runner] INFO: antara_kalteng run ok" in text
-    (run,) = archive_db[CRAWL_RUNS].find()
+    (run,) = mongo_db[CRAWL_RUNS].find()
     assert run["status"] == "ok" and run["failures"] == []
     assert run["finish_reason"] == "finished"
     assert run["args"] == {"base_url": mirror.base_url}
@@ -96,9 +83,9 @@ def test_run_is_logged_and_recorded_with_counts(
 
 
 def test_second_concurrent_run_exits_75(
-    tmp_path: Path, mongo_uri: str, archive_db: Database[Doc], mirror: MirrorServer
+    tmp_path: Path, mongo_uri: str, mongo_db: Database[Doc], mirror: MirrorServer
 ) -> None:
-    args = [f"base_url={mirror.base_url}", *settings_args(tmp_path, mongo_uri, archive_db.name)]
+    args = [f"base_url={mirror.base_url}", *settings_args(tmp_path, mongo_uri, mongo_db.name)]
     slow = [*args, "-s", "DOWNLOAD_DELAY=0.5", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1"]
     first = subprocess.Popen(
         [sys.executable, "-m", "crawler", "run", "antara_kalteng", *slow],
@@ -122,22 +109,22 @@ def test_second_concurrent_run_exits_75(
     finally:
         _, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
-    assert archive_db[CRAWL_RUNS].count_documents({}) == 1  # the refused run left no record
+    assert mongo_db[CRAWL_RUNS].count_documents({}) == 1  # the refused run left no record
 
 
 def test_failed_monitor_fails_the_run_and_alerts_once(
-    tmp_path: Path, mongo_uri: str, archive_db: Database[Doc], mirror: MirrorServer
+    tmp_path: Path, mongo_uri: str, mongo_db: Database[Doc], mirror: MirrorServer
 ) -> None:
     alerts = tmp_path / "alerts.txt"
     done = run_cli(
         f"base_url={mirror.base_url}",
-        *settings_args(tmp_path, mongo_uri, archive_db.name),
+        *settings_args(tmp_path, mongo_uri, mongo_db.name),
         "-s", "MONITOR_MIN_ITEMS=100",
         "-s", f"ALERT_COMMAND=cat >> {alerts}",
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
     assert "antara_kalteng run failed" in done.stderr
-    (run,) = archive_db[CRAWL_RUNS].find()
+    (run,) = mongo_db[CRAWL_RUNS].find()
     assert run["status"] == "failed"
     assert run["failures"] == [
         "monitor item_count: 16 item(s) from 17 article link(s) requested (+0 dropped, "
@@ -148,18 +135,11 @@ def test_failed_monitor_fails_the_run_and_alerts_once(
     assert "at least 100 item(s) expected" in text
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_run_with_database_down_is_recorded_locally_then_uploaded(
-    tmp_path: Path, mongo_uri: str, archive_db: Database[Doc], mirror: MirrorServer
+    tmp_path: Path, mongo_uri: str, mongo_db: Database[Doc], mirror: MirrorServer
 ) -> None:
-    down = f"mongodb://127.0.0.1:{closed_port()}/?serverSelectionTimeoutMS=300"
-    args = [f"base_url={mirror.base_url}", *settings_args(tmp_path, down, archive_db.name)]
+    down = f"mongodb://127.0.0.1:{free_port()}/?serverSelectionTimeoutMS=300"
+    args = [f"base_url={mirror.base_url}", *settings_args(tmp_path, down, mongo_db.name)]
     first = run_cli(*args)
     assert first.returncode == 1, first.stderr
     assert "monitor archive: the archive database was unreachable: 16 record(s)" in first.stderr
@@ -169,14 +149,14 @@ def test_run_with_database_down_is_recorded_locally_then_uploaded(
     assert isinstance(record["started_at"], datetime)
 
     second = run_cli(
-        f"base_url={mirror.base_url}", *settings_args(tmp_path, mongo_uri, archive_db.name)
+        f"base_url={mirror.base_url}", *settings_args(tmp_path, mongo_uri, mongo_db.name)
     )
     assert second.returncode == 0, second.stderr
-    runs = sorted(archive_db[CRAWL_RUNS].find(), key=lambda run: run["started_at"])
+    runs = sorted(mongo_db[CRAWL_RUNS].find(), key=lambda run: run["started_at"])
     assert [run["status"] for run in runs] == ["failed", "ok"]
     assert runs[1]["counts"]["replayed"] == 16
     assert not pending.exists()
-    assert archive_db.articles.count_documents({}) == 16
+    assert mongo_db.articles.count_documents({}) == 16
 
 
 # --- pieces, without a crawl ---------------------------------------------------------------
@@ -219,7 +199,7 @@ def test_judge_names_every_failure() -> None:
 
 def test_store_record_falls_back_to_a_local_file(tmp_path: Path) -> None:
     record = record_for({"finish_reason": "finished"})
-    down = f"mongodb://127.0.0.1:{closed_port()}/?serverSelectionTimeoutMS=200"
+    down = f"mongodb://127.0.0.1:{free_port()}/?serverSelectionTimeoutMS=200"
     where = store_record(record, down, "x", tmp_path)
     assert Path(where) == tmp_path / "runs" / "pending" / f"{record['_id']}.json"
     assert decode(Path(where).read_text()) == record

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from crawler.archive import (
     ensure_indexes,
 )
 from crawler.spool import ReplayResult, Spool, decode, encode
+from tests.mirror import free_port
 
 DB = Database[dict[str, Any]]
 
@@ -36,13 +36,6 @@ def record(n: int, body: str | None = None) -> dict[str, Any]:
         "authors": [],
         "image_url": None,
     }
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_datetimes_round_trip_exactly() -> None:
@@ -144,7 +137,7 @@ def test_database_down_mid_replay_keeps_the_file(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     spool.append([record(n) for n in range(3)])
     spool.close()
-    db = connect(f"mongodb://127.0.0.1:{closed_port()}/?serverSelectionTimeoutMS=200", "x")
+    db = connect(f"mongodb://127.0.0.1:{free_port()}/?serverSelectionTimeoutMS=200", "x")
     result = ReplayResult()
     with pytest.raises(PyMongoError):
         spool.replay(db, result=result)
