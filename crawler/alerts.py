@@ -16,6 +16,8 @@ import urllib.request
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from crawler.redaction import redact_setting
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
@@ -55,10 +57,17 @@ def run_command(command: str, message: str, timeout: float, env: Mapping[str, st
             check=False,
         )
     except subprocess.TimeoutExpired:
-        logger.error("Alert command timed out after %ss: %s", timeout, command)
+        # The command may hold a webhook URL or token: logged redacted.
+        logger.error(
+            "Alert command timed out after %ss: %s",
+            timeout,
+            redact_setting("ALERT_COMMAND", command),
+        )
         return "timeout"
     except OSError as exc:
-        logger.error("Alert command could not run (%s): %s", exc, command)
+        logger.error(
+            "Alert command could not run (%s): %s", exc, redact_setting("ALERT_COMMAND", command)
+        )
         return f"error: {exc}"
     if done.returncode != 0:
         stderr = done.stderr.decode("utf-8", "replace").strip()[-500:]

@@ -14,11 +14,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import bson
+from bson.errors import InvalidDocument
 from pymongo import ASCENDING, DESCENDING, InsertOne, MongoClient, UpdateOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
@@ -33,6 +36,14 @@ ARTICLE_VERSIONS = "article_versions"
 DUPLICATE_KEY = 11000
 #: ``$in`` lists are sent in chunks of this size so one query stays well below 16 MB.
 IN_CHUNK = 1000
+#: The server's document limit (16 MiB), less room for the fields the archive adds
+#: (``first_seen_at``, ``version``, ...) and the update that carries them.
+MAX_RECORD_BYTES = 16 * 1024 * 1024 - 16 * 1024
+#: Errors raised by one record's content, never by the server (``InvalidDocument`` includes
+#: ``DocumentTooLarge``; ``OverflowError``: an int beyond 8 bytes). They cost that record only.
+RECORD_ERRORS: tuple[type[Exception], ...] = (InvalidDocument, UnicodeEncodeError, OverflowError)
+#: Lone UTF-16 surrogates (``"\ud83d"`` in JSON) cannot be encoded as UTF-8, hence not as BSON.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 Doc = dict[str, Any]
 
@@ -111,6 +122,52 @@ def utc_now() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+def make_encodable(record: Mapping[str, Any]) -> tuple[Doc, list[str]]:
+    """``record`` with every lone surrogate, in any string (list items and nested values too),
+    replaced by U+FFFD; and the names of the fields that changed. A valid surrogate pair
+    becomes its character."""
+    fixed: Doc = {}
+    changed: list[str] = []
+    for name, value in record.items():
+        fixed[name], was_changed = _encodable(value)
+        if was_changed:
+            changed.append(name)
+    return fixed, changed
+
+
+def _encodable(value: Any) -> tuple[Any, bool]:
+    if isinstance(value, str):
+        if not _SURROGATE.search(value):
+            return value, False
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace"), True
+    if isinstance(value, Mapping):
+        pairs = [(_encodable(key)[0], _encodable(item)) for key, item in value.items()]
+        return {key: item for key, (item, _) in pairs}, any(flag for _, (_, flag) in pairs)
+    if isinstance(value, (list, tuple)):
+        items = [_encodable(item) for item in value]
+        return type(value)(item for item, _ in items), any(flag for _, flag in items)
+    return value, False
+
+
+def storage_problem(record: Mapping[str, Any]) -> str | None:
+    """Why the archive would refuse ``record`` (no url, text BSON cannot encode, an int beyond
+    8 bytes, too large); None when it can be stored."""
+    doc = _article_doc(record)
+    if doc is None:
+        return "no url"
+    return _encode_problem(doc)
+
+
+def _encode_problem(doc: Doc) -> str | None:
+    try:
+        size = len(bson.encode(doc))
+    except RECORD_ERRORS as exc:
+        return f"{type(exc).__name__}: {exc}"
+    if size > MAX_RECORD_BYTES:
+        return f"DocumentTooLarge: {size} bytes (at most {MAX_RECORD_BYTES})"
+    return None
+
+
 def archive_batch(
     db: Database[Doc], records: Sequence[Mapping[str, Any]], now: datetime | None = None
 ) -> ArchiveResult:
@@ -118,8 +175,10 @@ def archive_batch(
 
     Two reads (``url $in``, ``content_hash $in``) and at most one unordered ``bulk_write`` per
     collection. A URL repeated within the batch: the last record wins, the earlier ones count as
-    unchanged. Connection errors propagate (the caller keeps the batch); per-record write
-    errors are counted in ``errors``.
+    unchanged. Server errors (connection, refusal) propagate: the caller keeps the batch. A
+    record the server cannot take for its own content (no url, unencodable text, too large:
+    see :func:`storage_problem`) or a per-record write error is logged with its reason and
+    counted in ``errors``; it never costs the other records.
     """
     now = now or utc_now()
     result = ArchiveResult()
@@ -128,6 +187,11 @@ def archive_batch(
         doc = _article_doc(record)
         if doc is None:
             logger.error("Not archiving a record without a url: %r", record.get("title"))
+            result.errors += 1
+            continue
+        problem = _encode_problem(doc)
+        if problem is not None:
+            logger.error("Not archiving %r: %s", doc["url"], problem)
             result.errors += 1
             continue
         if doc["url"] in by_url:
@@ -150,7 +214,8 @@ def _article_doc(record: Mapping[str, Any]) -> Doc | None:
         return None
     if not isinstance(doc["content_hash"], str) or not doc["content_hash"]:
         body = doc["body"] if isinstance(doc["body"], str) else ""
-        doc["content_hash"] = hashlib.sha256(body.encode("utf-8")).hexdigest()
+        # surrogatepass: a body with a lone surrogate gets a hash, and is refused by the caller.
+        doc["content_hash"] = hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
     return doc
 
 
@@ -258,15 +323,38 @@ def _bulk(db: Database[Doc], name: str, ops: Sequence[Any]) -> tuple[int, set[in
     try:
         return db[name].bulk_write(list(ops), ordered=False).matched_count, set(), set()
     except BulkWriteError as exc:
-        duplicates: set[int] = set()
-        failed: set[int] = set()
-        for error in exc.details.get("writeErrors", []):
-            if error.get("code") == DUPLICATE_KEY:
-                duplicates.add(error["index"])
-            else:
-                logger.error("Archive write to %s failed: %s", name, error.get("errmsg"))
-                failed.add(error["index"])
-        return int(exc.details.get("nMatched", 0)), duplicates, failed
+        return _bulk_errors(name, exc, offset=0)
+    except RECORD_ERRORS as exc:
+        # Records are checked before they get here, so this is a stored document (a version)
+        # that cannot be re-encoded: write one op at a time so it costs only itself.
+        logger.warning("Bulk write to %s refused (%s); writing one at a time", name, exc)
+        return _one_by_one(db, name, ops)
+
+
+def _bulk_errors(name: str, exc: BulkWriteError, offset: int) -> tuple[int, set[int], set[int]]:
+    duplicates: set[int] = set()
+    failed: set[int] = set()
+    for error in exc.details.get("writeErrors", []):
+        if error.get("code") == DUPLICATE_KEY:
+            duplicates.add(offset + error["index"])
+        else:
+            logger.error("Archive write to %s failed: %s", name, error.get("errmsg"))
+            failed.add(offset + error["index"])
+    return int(exc.details.get("nMatched", 0)), duplicates, failed
+
+
+def _one_by_one(db: Database[Doc], name: str, ops: Sequence[Any]) -> tuple[int, set[int], set[int]]:
+    matched, duplicates, failed = 0, set[int](), set[int]()
+    for index, op in enumerate(ops):
+        try:
+            matched += db[name].bulk_write([op], ordered=False).matched_count
+        except BulkWriteError as exc:
+            more, dup, bad = _bulk_errors(name, exc, offset=index)
+            matched, duplicates, failed = matched + more, duplicates | dup, failed | bad
+        except RECORD_ERRORS as exc:
+            logger.error("Archive write to %s refused one document: %s", name, exc)
+            failed.add(index)
+    return matched, duplicates, failed
 
 
 def _lost_updates(db: Database[Doc], docs: list[Doc], changed: list[int]) -> list[int]:

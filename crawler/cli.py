@@ -1,90 +1,58 @@
 """``python -m crawler``: the archive's command line, a thin layer over :class:`Archive`.
 
-Adding a command from another module: define it with ``@click.command()`` there, take the
+Adding a command from another module: define it with ``@click.command(cls=ArchiveCommand)``
+there (errors become one line and an exit code, see :mod:`crawler.cli_options`), take the
 archive options from ``ctx.find_object(ArchiveOptions)`` (``with options.open() as archive``),
 and register it at the bottom of this file with ``cli.add_command(...)``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import signal
-import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from pymongo.errors import ConnectionFailure
 
 from crawler import mongo_server
+from crawler.cli_options import (
+    EXIT_CODES_HELP,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_UNAVAILABLE,
+    WHEN,
+    ArchiveCommand,
+    ArchiveOptions,
+    OutputFile,
+    Text,
+    Url,
+    check_window,
+    database_name,
+    filter_options,
+    filters,
+    finite,
+    writing,
+)
 from crawler.export import FORMATS, RECORD_FIELDS, csv_cell, to_jsonable
-from crawler.query import STATS_GROUPS, Archive, ArchiveUnavailableError, parse_when
+from crawler.query import STATS_GROUPS
 
 logger = logging.getLogger(__name__)
-
-EXIT_OK = 0
-EXIT_NOT_FOUND = 1
-EXIT_USAGE = 2
-EXIT_UNAVAILABLE = 3
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-@dataclass
-class ArchiveOptions:
-    """Which archive to open, from the group's options (each falls back to its env var)."""
-
-    mongo_uri: str | None
-    data_dir: str
-    database: str
-    timeout: float
-
-    @contextlib.contextmanager
-    def open(self) -> Iterator[Archive]:
-        """The archive, or exit 3 with a message when its server is unreachable."""
-        try:
-            with Archive.connect(
-                self.mongo_uri, self.database, self.data_dir, int(self.timeout * 1000)
-            ) as archive:
-                yield archive
-        except (ArchiveUnavailableError, ConnectionFailure) as exc:
-            click.echo(f"error: archive unreachable: {exc}", err=True)
-            raise SystemExit(EXIT_UNAVAILABLE) from exc
-
-
-class When(click.ParamType):
-    """A date (``YYYY-MM-DD``, a whole UTC day) or an ISO 8601 datetime; naive means UTC."""
-
-    name = "DATE"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        try:
-            parse_when(value)
-        except (TypeError, ValueError):
-            self.fail(f"{value!r} is not YYYY-MM-DD or an ISO 8601 datetime", param, ctx)
-        return value
-
-
-WHEN = When()
 
 
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-    epilog="""Exit codes: 0 ok; 1 nothing found (search with no match, show of an unknown URL);
-    2 usage error; 3 archive unreachable (or the embedded server cannot start).""",
+    epilog=EXIT_CODES_HELP,
 )
 @click.option(
     "--mongo-uri",
     envvar="MONGO_URI",
     default=None,
+    type=Text("--mongo-uri", max_length=10_000),
     metavar="URI",
     help="MongoDB server [env MONGO_URI]; unset: the embedded server under DATA_DIR.",
 )
@@ -93,6 +61,8 @@ WHEN = When()
     envvar="DATA_DIR",
     default="./data",
     show_default=True,
+    # UTF-8 only: SecantusDB cannot start on a path that is not (it only timed out, exit 3).
+    type=Text("--data-dir", max_length=4096),
     help="Embedded server data directory [env DATA_DIR].",
 )
 @click.option(
@@ -100,11 +70,13 @@ WHEN = When()
     envvar="MONGO_DATABASE",
     default="news_archive",
     show_default=True,
+    callback=database_name,
     help="Database name [env MONGO_DATABASE].",
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0.1),
+    type=click.FloatRange(min=0.1, max=86_400),
+    callback=finite,
     default=10.0,
     show_default=True,
     help="Seconds to wait for the server before giving up (exit 3).",
@@ -129,52 +101,28 @@ def cli(
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
-    ctx.obj = ArchiveOptions(mongo_uri or None, data_dir, database, timeout)
+    ctx.obj = ArchiveOptions(mongo_uri or None, data_dir, database, timeout, verbose)
 
 
 pass_options = click.make_pass_decorator(ArchiveOptions)
-
-
-def filter_options(command: F) -> F:
-    """The search filters shared by ``search`` and ``export``."""
-    options = [
-        click.argument("text", required=False),
-        click.option("--source", help="Spider name, exact (e.g. antara_kalteng)."),
-        click.option("--since", type=WHEN, help="Published on/after (YYYY-MM-DD or ISO 8601)."),
-        click.option("--until", type=WHEN, help="Published on/before (a date includes the day)."),
-        click.option("--tag", help="Exact tag."),
-        click.option("--author", help="Author name contains this (case/accent-insensitive)."),
-        click.option(
-            "--unique", is_flag=True, help="Skip duplicates (keep first-archived copies)."
-        ),
-        click.option("--limit", type=click.IntRange(min=0), help="At most N records."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def _filters(kwargs: dict[str, Any]) -> dict[str, Any]:
-    names = ("text", "source", "since", "until", "tag", "author", "unique", "limit")
-    return {name: kwargs[name] for name in names}
 
 
 def _short_date(value: Any) -> str:
     return csv_cell("", value)[:16].replace("T", " ") if value else "-"
 
 
-@cli.command()
+@cli.command(cls=ArchiveCommand)
 @filter_options
 @click.option("--json", "as_json", is_flag=True, help="JSON lines (ISO 8601 UTC datetimes).")
 @pass_options
 def search(options: ArchiveOptions, as_json: bool, **kwargs: Any) -> None:
     """Find articles, newest first. TEXT matches title and body, ignoring case and accents.
 
-    Exits 1 when nothing matched (like grep).
+    TEXT and --author take up to 1000 characters. Exits 1 when nothing matched (like grep).
     """
     found = 0
     with options.open() as archive:
-        for record in archive.search(**_filters(kwargs)):
+        for record in archive.search(**filters(kwargs)):
             if as_json:
                 click.echo(json.dumps(to_jsonable(record), ensure_ascii=False))
             else:
@@ -190,8 +138,8 @@ def search(options: ArchiveOptions, as_json: bool, **kwargs: Any) -> None:
         raise SystemExit(EXIT_NOT_FOUND)
 
 
-@cli.command()
-@click.argument("url")
+@cli.command(cls=ArchiveCommand)
+@click.argument("url", type=Url())
 @click.option("--json", "as_json", is_flag=True, help='One JSON object: {"record", "history"}.')
 @pass_options
 def show(options: ArchiveOptions, url: str, as_json: bool) -> None:
@@ -226,15 +174,16 @@ def show(options: ArchiveOptions, url: str, as_json: bool) -> None:
         )
 
 
-@cli.command()
+@cli.command(cls=ArchiveCommand)
 @filter_options
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True)
 @click.option(
     "-o",
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputFile(),
     required=True,
-    help="Output file (written as FILE.part, renamed when complete).",
+    help="Output file in an existing directory (a missing one is a usage error). Written as "
+    "FILE.part, renamed when complete; a device or FIFO (/dev/stdout) is written directly.",
 )
 @pass_options
 def export(options: ArchiveOptions, fmt: str, out: Path, **kwargs: Any) -> None:
@@ -243,20 +192,20 @@ def export(options: ArchiveOptions, fmt: str, out: Path, **kwargs: Any) -> None:
     Datetimes are ISO 8601 UTC in jsonl/csv (typed timestamps in parquet). CSV lists are
     joined with " | " (a literal | or \\ in an item is backslash-escaped).
     """
-    filters = _filters(kwargs)
-    with options.open() as archive:
+    chosen = filters(kwargs)
+    with options.open() as archive, writing(out):
         if sys.stderr.isatty():
-            total = archive.count(**{k: v for k, v in filters.items() if k != "limit"})
-            if filters["limit"] is not None:
-                total = min(total, filters["limit"])
+            total = archive.count(**{k: v for k, v in chosen.items() if k != "limit"})
+            if chosen["limit"] is not None:
+                total = min(total, chosen["limit"])
             with click.progressbar(length=total, label="Exporting", file=sys.stderr) as bar:
-                count = archive.export(out, fmt, progress=bar.update, **filters)
+                count = archive.export(out, fmt, progress=bar.update, **chosen)
         else:
-            count = archive.export(out, fmt, **filters)
+            count = archive.export(out, fmt, **chosen)
     click.echo(f"exported {count} record(s) to {out}", err=True)
 
 
-@cli.command()
+@cli.command(cls=ArchiveCommand)
 @click.option("--by", type=click.Choice(STATS_GROUPS), default="source", show_default=True)
 @click.option("--since", type=WHEN, help="Only articles published on/after this date.")
 @click.option("--until", type=WHEN, help="Only articles published on/before this date.")
@@ -266,6 +215,7 @@ def stats(
     options: ArchiveOptions, by: str, since: str | None, until: str | None, as_json: bool
 ) -> None:
     """Counts per group, field coverage (share non-empty) and duplicate share."""
+    check_window(since, until)
     with options.open() as archive:
         result = archive.stats(by=by, since=since, until=until)
     if as_json:
@@ -291,22 +241,23 @@ def stats(
         click.echo(f"{name:40} {share:>8.1%}")
 
 
-@cli.command()
+@cli.command(cls=ArchiveCommand)
 @click.option(
     "-o",
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputFile(),
     default=Path("report.html"),
     show_default=True,
+    help="Output file in an existing directory (a missing one is a usage error).",
 )
 @click.option("--since", type=WHEN, help="Only articles published on/after this date.")
-@click.option("--top-tags", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--top-tags", type=click.IntRange(min=1, max=10_000), default=20, show_default=True)
 @pass_options
 def report(options: ArchiveOptions, out: Path, since: str | None, top_tags: int) -> None:
     """Write one self-contained HTML page with charts (opens offline, no external resources)."""
     from crawler.report import write_report
 
-    with options.open() as archive:
+    with options.open() as archive, writing(out):
         write_report(archive, out, since=since, top_tags=top_tags)
     click.echo(f"report written to {out}", err=True)
 
@@ -323,75 +274,46 @@ def report(options: ArchiveOptions, out: Path, since: str | None, top_tags: int)
 def serve(options: ArchiveOptions, port: int, host: str) -> None:
     """Run the embedded archive server in the foreground for mongosh, Compass, BI tools.
 
-    Prints the connection URI; Ctrl-C stops it. If a server already runs for DATA_DIR (a
-    crawl started it), prints that one's URI instead of starting a second.
+    Prints the connection URI and keeps the server up until Ctrl-C. If a server already runs
+    for DATA_DIR (a crawl started it), prints that one's URI and keeps it up instead of
+    starting a second. Ctrl-C stops the server only if no crawl or other client still uses it.
     """
     raise SystemExit(serve_foreground(Path(options.data_dir), host, port))
 
 
 def serve_foreground(data_dir: Path, host: str, port: int) -> int:
-    """Run SecantusDB on ``data_dir`` until interrupted; return the exit code.
+    """Hold a lease on the embedded server of ``data_dir`` until interrupted; the exit code.
 
-    It follows :mod:`crawler.mongo_server`'s protocol (the lock, the state file naming this
-    process as the owner) so a crawl started meanwhile reuses this server instead of fighting
-    over WiredTiger's lock. The server runs in its own session and is stopped with SIGTERM, so
-    it always shuts WiredTiger down cleanly.
+    It follows :mod:`crawler.mongo_server`'s protocol like every other client: find or start
+    the server (on ``host``:``port`` if it has to start it), hold a lease while serving, release
+    it on Ctrl-C or SIGTERM. The server stops then only if no other client holds a lease.
     """
     root = data_dir.resolve()
-    root.mkdir(parents=True, exist_ok=True)
-    uri = mongo_server.server_uri(port)
     try:
-        with mongo_server._locked(root):
-            running = mongo_server._find_running(root)
-            if running is not None and not running.owner:
-                click.echo(
-                    f"A server already runs for {root} (pid {running.pid}); "
-                    "not starting a second one.",
-                    err=True,
-                )
-                click.echo(running.uri)
-                return EXIT_OK
-            if running is None:
-                process = _start_server(root, host, port)
-                if not mongo_server._wait_ready(uri, process, mongo_server.START_TIMEOUT_SECONDS):
-                    mongo_server._stop_process(process.pid, process)
-                    click.echo(
-                        f"error: no server started on {host}:{port} (port in use?)", err=True
-                    )
-                    return EXIT_UNAVAILABLE
-                state = {
-                    "pid": process.pid,
-                    "port": port,
-                    "uri": uri,
-                    "storage_path": str(root / mongo_server.DB_SUBDIR),
-                    "started_at": datetime.now(UTC).isoformat(),
-                    "owner_pid": os.getpid(),
-                }
-                partial = root / f"{mongo_server.STATE_FILE}.serve"
-                partial.write_text(json.dumps(state, indent=2), "utf-8")
-                partial.replace(root / mongo_server.STATE_FILE)  # atomic for readers
-                running = mongo_server.EmbeddedServer(uri, port, process.pid, root, True, process)
-            else:  # its starter died without stopping it: we adopted it, serve that one
-                click.echo(f"Adopted the server left running for {root}.", err=True)
-    except mongo_server.EmbeddedServerError as exc:
+        running = mongo_server.find_or_start_server(root, host=host, port=port)
+    except (mongo_server.EmbeddedServerError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         return EXIT_UNAVAILABLE
-    click.echo(
-        f"Serving the archive in {root / mongo_server.DB_SUBDIR}; Ctrl-C stops it.", err=True
-    )
-    click.echo(f'Connect with: mongosh "{running.uri}"', err=True)
-    click.echo(running.uri)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        while (
-            running.process.poll() is None
-            if running.process
-            else mongo_server._pid_alive(running.pid)
-        ):
+        if not running.owner:
+            click.echo(
+                f"A server already runs for {root} (pid {running.pid}); "
+                "not starting a second one: serving that one.",
+                err=True,
+            )
+        click.echo(
+            f"Serving the archive in {root / mongo_server.DB_SUBDIR}; Ctrl-C stops serving "
+            "(the server stops if no crawl or other client uses it).",
+            err=True,
+        )
+        click.echo(f'Connect with: mongosh "{running.uri}"', err=True)
+        click.echo(running.uri)
+        while running.alive():
             time.sleep(0.2)
         click.echo("The server exited.", err=True)
     except KeyboardInterrupt:
-        click.echo("Stopping the server ...", err=True)
+        click.echo("Releasing the server ...", err=True)
     finally:
         signal.signal(signal.SIGTERM, previous)
         running.release()
@@ -400,23 +322,6 @@ def serve_foreground(data_dir: Path, host: str, port: int) -> int:
 
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
-
-
-def _start_server(root: Path, host: str, port: int) -> subprocess.Popen[bytes]:
-    """The same command line as :mod:`crawler.mongo_server` uses, on a port of our choosing."""
-    config = root / mongo_server.CONFIG_FILE
-    if not config.exists():
-        config.write_text("# Settings for the embedded archive server; flags override.\n")
-    cmd = [
-        sys.executable, "-m", "secantus",
-        "--config", str(config),
-        "--host", host,
-        "--port", str(port),
-        "--storage-path", str(root / mongo_server.DB_SUBDIR),
-        "--cache-size", mongo_server.CACHE_SIZE,
-        "--log-level", "WARNING",
-    ]  # fmt: skip
-    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, start_new_session=True)
 
 
 # Commands defined in other modules are registered here, e.g.:

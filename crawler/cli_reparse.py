@@ -10,7 +10,8 @@ from datetime import datetime
 
 import click
 
-from crawler.query import parse_when
+from crawler.cli_options import ArchiveCommand, ArchiveOptions
+from crawler.query_filter import parse_when
 from crawler.reparse import DEFAULT_BATCH_SIZE, reparse_pages
 from crawler.sites import SITES
 
@@ -24,7 +25,7 @@ def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> dat
         raise click.BadParameter(f"{value!r} is not YYYY-MM-DD or an ISO 8601 datetime") from None
 
 
-@click.command()
+@click.command(cls=ArchiveCommand)
 @click.option(
     "--source",
     type=click.Choice(sorted(SITES)),
@@ -48,8 +49,6 @@ def reparse(
     ctx: click.Context, source: str | None, since: datetime | None, batch_size: int
 ) -> None:
     """Re-parse stored article pages and update the archive (versions as in a crawl)."""
-    from crawler.cli import ArchiveOptions  # here: crawler.cli imports this module at its end
-
     options = ctx.find_object(ArchiveOptions)
     if options is None:
         raise click.UsageError("reparse runs as a subcommand: python -m crawler reparse")

@@ -3,7 +3,10 @@
 Records arrive from a cursor one at a time and leave in small batches, so exporting a million
 articles needs no more memory than exporting a thousand. Output goes to ``FILE.part`` and is
 renamed to ``FILE`` only when complete: a failed export never leaves a truncated file behind
-under the name a downstream job is waiting for.
+under the name a downstream job is waiting for. A symlink is followed (its target is replaced,
+the link kept). ``FILE`` that exists and is no regular file (``/dev/stdout``, a FIFO, a device)
+is written directly: renaming a ``.part`` file over it would replace the device node itself
+(as root, ``-o /dev/full`` turned /dev/full into a regular file) and hide every write error.
 
 Formats (every format has the columns of :data:`RECORD_FIELDS`):
 
@@ -23,6 +26,7 @@ import json
 import logging
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from itertools import islice
@@ -113,14 +117,27 @@ def write_records(
     if format not in writers:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
     out = Path(out)
-    partial = out.with_name(out.name + ".part")
+    if _is_special(out):
+        count = writers[format](_counted(records, progress), out)
+        logger.info("Exported %s record(s) to %s (%s)", count, out, format)
+        return count
+    target = Path(os.path.realpath(out))
+    partial = target.with_name(target.name + ".part")
     try:
         count = writers[format](_counted(records, progress), partial)
-        os.replace(partial, out)
+        os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
     logger.info("Exported %s record(s) to %s (%s)", count, out, format)
     return count
+
+
+def _is_special(path: Path) -> bool:
+    """Whether ``path`` exists (after symlinks) and is not a regular file."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
 
 
 def _counted(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,14 @@ from parsel import Selector
 
 from crawler.html_text import remove_keeping_tail
 from crawler.items import Article
-from crawler.normalize import clean_optional, clean_text, distinct, split_paragraphs
+from crawler.normalize import (
+    clean_optional,
+    clean_text,
+    distinct,
+    join_paragraphs,
+    split_paragraphs,
+)
+from crawler.text import scrub_text
 
 logger = logging.getLogger(__name__)
 
@@ -41,20 +49,28 @@ _ARTICLE_TYPES = {"NewsArticle", "Article", "ReportageNewsArticle", "BlogPosting
 
 @dataclass
 class ParsedArticle:
-    """What a site parser returns: the article and which fields came from a fallback layer."""
+    """What a site parser returns: the article, which fields came from a fallback layer, and
+    which values it found but discarded."""
 
     article: Article
     #: ``"<layer>/<field>"`` for every field a fallback filled, e.g. ``"jsonld/title"``.
     fallbacks: list[str] = field(default_factory=list)
+    #: A stats key for every value the page had but the parser discarded as implausible, e.g.
+    #: ``"dates/out_of_range/published_at"`` or ``"parser/discarded/generic_body_navigation"``.
+    problems: list[str] = field(default_factory=list)
 
 
-def _walk_jsonld(node: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(node, list):
-        for child in node:
-            yield from _walk_jsonld(child)
-    elif isinstance(node, dict):
-        yield node
-        yield from _walk_jsonld(node.get("@graph"))
+def _walk_jsonld(data: Any) -> Iterator[dict[str, Any]]:
+    """Every object of a JSON-LD document and its ``@graph``s, in document order; iterative, as
+    hostile pages nest lists thousands deep."""
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(reversed(node))
+        elif isinstance(node, dict):
+            yield node
+            stack.append(node.get("@graph"))
 
 
 def jsonld_article(selector: Selector) -> dict[str, Any]:
@@ -63,7 +79,7 @@ def jsonld_article(selector: Selector) -> dict[str, Any]:
     for script in selector.xpath('//script[@type="application/ld+json"]/text()').getall():
         try:
             data = json.loads(script)
-        except ValueError:
+        except (ValueError, RecursionError):  # json.loads recurses once per nesting level
             logger.debug("Malformed JSON-LD ignored")
             continue
         for node in _walk_jsonld(data):
@@ -115,7 +131,9 @@ def metadata_layers(selector: Selector) -> list[tuple[str, dict[str, Any]]]:
     jsonld_values: dict[str, Any] = {
         "title": clean_optional(ld.get("headline")),
         "description": clean_optional(ld.get("description")),
-        "body": ld.get("articleBody"),
+        "body": join_paragraphs(split_paragraphs(ld.get("articleBody")))
+        if isinstance(ld.get("articleBody"), str)
+        else None,
         "published_at_raw": clean_optional(ld.get("datePublished")),
         "modified_at": clean_optional(ld.get("dateModified")),
         "authors": _jsonld_names(ld.get("author")),
@@ -215,13 +233,15 @@ def apply_fallbacks(
     *,
     unlocated: set[str],
     chrome_xpath: str = CHROME_XPATH,
+    problems: list[str] | None = None,
 ) -> list[str]:
     """Run the metadata layers, then the generic extractor for core fields still empty.
 
     The generic extractor guesses, so it only fills fields in ``unlocated``: those whose
     site selector found no element at all (the layout changed). An element that is there but
     empty is the page's truth (an empty article body must be dropped, not replaced by the
-    sidebar text trafilatura would pick).
+    sidebar text trafilatura would pick). Nor is a guessed body that is page furniture
+    (:func:`is_furniture`) taken; that is reported in ``problems``.
     """
     fallbacks: list[str] = []
     if any(_is_empty(getattr(article, name)) for name in FALLBACK_FIELDS):
@@ -233,5 +253,58 @@ def apply_fallbacks(
     )
     if guessable:
         html = without_chrome(selector, chrome_xpath)
-        fill_missing(article, [("generic", generic_layer(html, url))], fallbacks, guessable)
+        generic = generic_layer(html, url)
+        body = generic.get("body")
+        if "body" in guessable and body and is_furniture(split_paragraphs(body), selector):
+            generic["body"] = None
+            if problems is not None:
+                problems.append("parser/discarded/generic_body_navigation")
+        fill_missing(article, [("generic", generic)], fallbacks, guessable)
     return fallbacks
+
+
+# --- Bodies that are not articles ------------------------------------------------------------
+
+#: Elements whose text is page furniture wherever it stands: links (menus, breadcrumbs, tag
+#: lists), list items (the breadcrumb's current page is one without a link), headings and
+#: captions.
+FURNITURE_XPATH = etree.XPath(
+    "//a | //li | //h1 | //h2 | //h3 | //h4 | //h5 | //h6 | //title | //figcaption | //caption"
+    " | //*[contains(@class, 'caption')] | //button | //label | //option"
+)
+#: A guessed body whose words are at least this share furniture text is no body. The idea is
+#: the link density of boilerplate detectors (boilerpipe, jusText): running text is seldom a
+#: link, navigation nearly always is.
+MAX_FURNITURE_SHARE = 0.5
+# Generic extractors write list items as "- item".
+_LIST_MARKER = re.compile(r"^\s*[-*•·]\s+")
+
+
+def _key(text: str) -> str:
+    return clean_text(_LIST_MARKER.sub("", text)).casefold()
+
+
+def is_furniture(paragraphs: list[str], selector: Selector) -> bool:
+    """Whether ``paragraphs`` (a guessed body) are mostly the page's furniture: each counted
+    paragraph is, word for word, the text of a link, list item, heading or caption on the
+    page (e.g. the breadcrumb "- Beranda / - Kabar Daerah", or the lead image's caption)."""
+    keys = [_key(p) for p in paragraphs]
+    total = sum(len(key.split()) for key in keys)
+    if not total:
+        return True
+    furniture = {_key(" ".join(node.itertext())) for node in FURNITURE_XPATH(selector.root)}
+    furniture_words = sum(len(key.split()) for key in keys if key in furniture)
+    return furniture_words / total >= MAX_FURNITURE_SHARE
+
+
+# --- Encodable output ------------------------------------------------------------------------
+
+
+def make_encodable(article: Article) -> None:
+    """Scrub every text value of ``article`` (:func:`crawler.text.scrub_text`), so nothing a
+    page holds (a lone surrogate from a JSON-LD escape, a NUL) leaves the parser unencodable."""
+    for name, value in vars(article).items():
+        if isinstance(value, str):
+            setattr(article, name, scrub_text(value))
+        elif isinstance(value, list):
+            setattr(article, name, [scrub_text(v) if isinstance(v, str) else v for v in value])

@@ -12,7 +12,7 @@ import re
 
 from lxml import etree
 
-from crawler.normalize import clean_text
+from crawler.text import clean_text, scrub_text
 
 #: Elements that start and end a block of text.
 BLOCK_TAGS = frozenset(
@@ -43,7 +43,8 @@ BLOCK_TAGS = frozenset(
     ]
 )
 # Source newlines are plain whitespace in HTML; only <br> and block tags break text, so they
-# are written as marker characters that cannot occur in text, and split on afterwards.
+# are written as control characters, which page text never holds (it is scrubbed of them:
+# crawler.text.scrub_text), and split on afterwards.
 _LINE_BREAK = "\x00"
 _BLOCK_BREAK = "\x01"
 _BLOCK_SPLIT = re.compile(rf"\s*(?:{_BLOCK_BREAK}|{_LINE_BREAK}\s*{_LINE_BREAK})[\s\x00\x01]*")
@@ -68,25 +69,37 @@ def remove_keeping_tail(node: etree._Element) -> None:
     parent.remove(node)
 
 
-def _serialise(node: etree._Element, out: list[str]) -> None:
-    tag = node.tag if isinstance(node.tag, str) else ""
-    tag = tag.lower()
-    if tag in NOISE_TAGS or not tag:  # comments and processing instructions have no str tag
-        if node.tail:
-            out.append(node.tail)
-        return
-    if tag == "br":
-        out.append(_LINE_BREAK)
-    elif tag in BLOCK_TAGS:
-        out.append(_BLOCK_BREAK)
-    if node.text:
-        out.append(node.text)
-    for child in node:
-        _serialise(child, out)
-    if tag in BLOCK_TAGS:
-        out.append(_BLOCK_BREAK)
-    if node.tail:
-        out.append(node.tail)
+def _serialise(element: etree._Element) -> str:
+    """The text under ``element`` (not its tail) with break markers, walked with an explicit
+    stack: a page nesting thousands of elements must not exhaust Python's recursion limit."""
+    out: list[str] = [_scrub(element.text)]
+    # (node, True) closes a node: its closing block marker, then its tail.
+    stack: list[tuple[etree._Element, bool]] = [(child, False) for child in reversed(element)]
+    while stack:
+        node, closing = stack.pop()
+        tag = node.tag.lower() if isinstance(node.tag, str) else ""
+        if closing:
+            if tag in BLOCK_TAGS:
+                out.append(_BLOCK_BREAK)
+            out.append(_scrub(node.tail))
+            continue
+        if tag in NOISE_TAGS or not tag:  # comments and processing instructions have no str tag
+            out.append(_scrub(node.tail))
+            continue
+        if tag == "br":
+            out.append(_LINE_BREAK)
+        elif tag in BLOCK_TAGS:
+            out.append(_BLOCK_BREAK)
+        out.append(_scrub(node.text))
+        stack.append((node, True))
+        stack.extend((child, False) for child in reversed(node))
+    return "".join(out)
+
+
+def _scrub(text: str | None) -> str:
+    # Page text must never hold the break markers; parse_html scrubs pages already, this
+    # covers trees built elsewhere.
+    return scrub_text(text) if text else ""
 
 
 def element_blocks(element: etree._Element, drop_xpath: str | None = None) -> list[list[str]]:
@@ -96,12 +109,7 @@ def element_blocks(element: etree._Element, drop_xpath: str | None = None) -> li
     if drop_xpath:
         for node in element.xpath(drop_xpath):
             remove_keeping_tail(node)
-    out: list[str] = []
-    if element.text:
-        out.append(element.text)
-    for child in element:
-        _serialise(child, out)
-    text = "".join(out)
+    text = _serialise(element)
     blocks: list[list[str]] = []
     for raw_block in _BLOCK_SPLIT.split(text):
         lines = [clean_text(line) for line in raw_block.split(_LINE_BREAK)]

@@ -19,7 +19,8 @@ all of them in ONE query (``articles``, ``url $in``, in a worker thread), and
 The spider steers it with two attributes: ``refresh`` (true: nothing is skipped or stopped,
 no lookup is made) and ``backfill`` (true when a date window was asked for: known articles are
 still skipped, but listings are never stopped at known pages, so the walk reaches the window's
-bottom; the spider's own ``since`` rule ends it).
+bottom; the spider's own ``since`` rule ends it). A crawl rebuilding a JOBDIR job whose
+previous run was killed (:func:`crawler.jobdir.rebuilding`) walks listings like a backfill.
 
 If the archive cannot be reached, a warning is logged once and everything is crawled
 (``incremental/db_unavailable`` counts the listing pages that were not checked).
@@ -47,6 +48,7 @@ from scrapy import Request, signals
 from scrapy.exceptions import NotConfigured
 
 from crawler.archive import ARTICLES, IN_CHUNK, connect, location_from_settings
+from crawler.jobdir import rebuilding
 from crawler.mongo_server import EmbeddedServer, resolve_mongo_uri
 
 if TYPE_CHECKING:
@@ -67,9 +69,10 @@ class ArchiveConnection:
     """A lazily opened database handle, resolved as the archive pipeline resolves its own.
 
     Opened on first use (in a worker thread), i.e. after the pipelines have opened, so with
-    the embedded server this process normally reuses the pipeline's server (``owner`` false).
-    :meth:`close` closes the client and releases the server handle (stopping the server only if
-    this handle started it). Thread-safe.
+    the embedded server this process normally reuses the pipeline's server. The embedded
+    server's handle holds a lease on it (:mod:`crawler.mongo_server`), so the server lives at
+    least as long as this connection; if it was killed, the next :meth:`db` finds or starts
+    another. :meth:`close` closes the client and releases the lease. Thread-safe.
     """
 
     def __init__(self, mongo_uri: str | None, database: str, data_dir: str) -> None:
@@ -88,6 +91,12 @@ class ArchiveConnection:
     def db(self) -> Database[Doc]:
         """The database (blocking: call from a worker thread). Raises if unreachable."""
         with self._lock:
+            if self._server is not None and not self._server.alive():
+                logger.warning(
+                    "The embedded archive server (pid %s) is gone; finding or starting another",
+                    self._server.pid,
+                )
+                self._close()
             if self._db is None:
                 uri, self._server = resolve_mongo_uri(self.mongo_uri, self.data_dir)
                 self._db = connect(uri, self.database, timeout_ms=DB_TIMEOUT_MS)
@@ -95,12 +104,15 @@ class ArchiveConnection:
 
     def close(self) -> None:
         with self._lock:
-            if self._db is not None:
-                self._db.client.close()
-                self._db = None
-            if self._server is not None:
-                self._server.release()
-                self._server = None
+            self._close()
+
+    def _close(self) -> None:
+        if self._db is not None:
+            self._db.client.close()
+            self._db = None
+        if self._server is not None:
+            self._server.release()
+            self._server = None
 
 
 @dataclass(frozen=True)
@@ -209,7 +221,7 @@ class ArchiveAwareMiddleware:
 
     def _stop(self, response: Response, streak: int) -> bool:
         limit = self.config.stop_after_known_pages
-        if not limit or streak < limit or getattr(self.crawler.spider, "backfill", False):
+        if not limit or streak < limit or self._walks_to_the_end():
             return False
         logger.info(
             "Not paginating past %s: %s page(s) of listing %r held only archived articles",
@@ -219,6 +231,11 @@ class ArchiveAwareMiddleware:
         )
         self.stats.inc_value("incremental/stopped_listings")
         return True
+
+    def _walks_to_the_end(self) -> bool:
+        """A backfill, or a rebuild after a killed JOBDIR crawl: the articles a killed run
+        never reached lie below pages it did archive (crawler.jobdir)."""
+        return bool(getattr(self.crawler.spider, "backfill", False)) or rebuilding(self.crawler)
 
     async def _lookup(self, urls: set[str]) -> Lookup | None:
         """One batched query (two when some links are not archived); None: DB unavailable."""

@@ -6,7 +6,10 @@ alerts" says why not spidermon itself). The checks are pure functions over the s
 stats lack:
 
 - per parsed article page (``item_scraped`` and ``item_dropped``), which fields were found;
-- the distinct article links requested (``request_scheduled`` with an article callback).
+- the distinct article links requested (``request_scheduled`` with an article callback; a
+  redirect hop is the same link, not another);
+- the listing pages fetched (``response_received`` below HTTP 400 for a request with
+  ``meta["listing"]``).
 
 Monitors (each result in the stats as ``monitors/<name>/failed`` 0/1 and
 ``monitors/<name>/message``; totals ``monitors/passed``, ``monitors/failed``):
@@ -17,11 +20,16 @@ Monitors (each result in the stats as ``monitors/<name>/failed`` 0/1 and
                    ("the site's layout may have changed: f found on N of M pages");
 ``item_count``     requested article links ended in an item, a drop or a counted skip/failure
                    (share ``MONITOR_MIN_ITEM_SHARE``), and at least ``MONITOR_MIN_ITEMS`` items;
-``archive``        nothing was spooled or lost because the archive database was unreachable.
+``listings``       at least ``MONITOR_MIN_LISTING_PAGES`` listing pages were fetched ("no listing
+                   page was fetched": robots.txt, a dead site, or a JOBDIR whose requests were
+                   all seen), unless the run only resumed requests a JOBDIR had queued;
+``archive``        nothing was spooled (database unreachable), lost (neither database nor
+                   spool could take it), refused by the archive, or, for raw pages, not kept.
 
 Settings: ``MONITORS_ENABLED``, ``MONITOR_MIN_COVERAGE`` (field → share),
 ``MONITOR_COVERAGE_MIN_PAGES``, ``MONITOR_MIN_ITEM_SHARE``, ``MONITOR_MIN_ITEMS``,
-``MONITOR_MAX_ERRORS``, ``MONITOR_ARTICLE_CALLBACKS`` (default ``["parse_article"]``),
+``MONITOR_MAX_ERRORS``, ``MONITOR_MIN_LISTING_PAGES``, ``MONITOR_ARTICLE_CALLBACKS`` (default
+``["parse_article"]``),
 ``ALERT_COMMAND``, ``ALERT_WEBHOOK_URL``, ``ALERT_TIMEOUT_SECONDS`` (see
 :mod:`crawler.alerts`). A failed monitor logs an error and calls the alert hooks once;
 ``monitors/alerted`` is then 1, so the cron runner does not alert twice.
@@ -40,7 +48,7 @@ from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
-from scrapy.http import Request
+from scrapy.http import Request, Response
 from scrapy.settings import BaseSettings
 
 from crawler.alerts import send_alert
@@ -64,6 +72,7 @@ class MonitorConfig:
     min_item_share: float = 0.95
     min_items: int = 0
     max_errors: int = 0
+    min_listing_pages: int = 1
     article_callbacks: frozenset[str] = frozenset({"parse_article"})
     alert_command: str | None = None
     alert_webhook_url: str | None = None
@@ -82,6 +91,7 @@ class MonitorConfig:
             min_item_share=settings.getfloat("MONITOR_MIN_ITEM_SHARE", 0.95),
             min_items=settings.getint("MONITOR_MIN_ITEMS", 0),
             max_errors=settings.getint("MONITOR_MAX_ERRORS", 0),
+            min_listing_pages=settings.getint("MONITOR_MIN_LISTING_PAGES", 1),
             article_callbacks=frozenset(
                 settings.getlist("MONITOR_ARTICLE_CALLBACKS", ["parse_article"])
             ),
@@ -105,6 +115,7 @@ def evaluate(
     pages: int,
     found: Mapping[str, int],
     article_links: int,
+    listing_pages: int,
 ) -> list[MonitorResult]:
     """Every monitor's verdict on one finished crawl."""
     results = [
@@ -139,18 +150,36 @@ def evaluate(
             text = f"the site's layout may have changed: {text} (at least {share:.0%} expected)"
         results.append(MonitorResult(f"coverage/{name}", ok, text))
     results.append(_item_count(stats, config, spider, article_links))
-    spooled = int(stats.get("spool/written", 0))
-    lost = int(stats.get("spool/lost_records", 0)) + int(stats.get("archive/errors", 0))
-    archive_text = "every record reached the archive"
-    if spooled:
-        archive_text = (
-            f"the archive database was unreachable: {spooled} record(s) spooled on disk, to be "
-            f"archived by the next run"
-        )
-    if lost:
-        archive_text += f"; {lost} record(s) could not be written at all"
-    results.append(MonitorResult("archive", not spooled and not lost, archive_text))
+    results.append(_listings(stats, config, listing_pages))
+    results.append(_archive(stats))
     return results
+
+
+def _archive(stats: Mapping[str, Any]) -> MonitorResult:
+    """Spooled, lost and refused records (and raw pages), each said once: a lost record never
+    sits next to "every record reached the archive"."""
+    spooled = int(stats.get("spool/written", 0))
+    lost = int(stats.get("spool/lost_records", 0))
+    refused = int(stats.get("archive/errors", 0))
+    pages_lost = int(stats.get("pages/lost", 0))
+    problems = []
+    if lost:
+        problems.append(
+            f"{lost} record(s) LOST: neither the archive database nor the spool could take "
+            "them (see the error log for why)"
+        )
+    if spooled:
+        problems.append(
+            f"the archive database was unreachable: {spooled} record(s) spooled on disk, to be "
+            "archived by the next run"
+        )
+    if refused:
+        problems.append(f"{refused} record(s) refused by the archive (see the error log)")
+    if pages_lost:
+        problems.append(f"{pages_lost} raw page(s) not kept in the page archive")
+    if not problems:
+        return MonitorResult("archive", True, "every record reached the archive")
+    return MonitorResult("archive", False, "; ".join(problems))
 
 
 def _item_count(
@@ -161,6 +190,7 @@ def _item_count(
     counted_prefixes = (
         f"{spider}/skipped/http_",
         f"{spider}/download_errors/",
+        f"{spider}/dropped/",  # robots.txt, a redirect to a URL requested anyway (crawler.drops)
         f"{spider}/parse_errors",
     )
     skipped = sum(
@@ -183,6 +213,29 @@ def _item_count(
     return MonitorResult("item_count", ok, text)
 
 
+def _listings(stats: Mapping[str, Any], config: MonitorConfig, listing_pages: int) -> MonitorResult:
+    """A run that fetched no listing found nothing new, whatever else it says (issue 7.3)."""
+    if listing_pages >= config.min_listing_pages:
+        return MonitorResult("listings", True, f"{listing_pages} listing page(s) fetched")
+    # More dequeued than enqueued: requests a cleanly stopped JOBDIR run had queued, e.g. the
+    # articles left when it was stopped after its last listing page.
+    resumed = int(stats.get("scheduler/dequeued", 0)) - int(stats.get("scheduler/enqueued", 0))
+    if resumed > 0:
+        return MonitorResult(
+            "listings",
+            True,
+            f"{listing_pages} listing page(s) fetched; {resumed} queued request(s) resumed",
+        )
+    if not listing_pages:
+        return MonitorResult("listings", False, "no listing page was fetched")
+    return MonitorResult(
+        "listings",
+        False,
+        f"only {listing_pages} listing page(s) fetched (at least {config.min_listing_pages} "
+        "expected)",
+    )
+
+
 def alert_message(bot: str, spider: str, results: list[MonitorResult]) -> str:
     failed = [result for result in results if not result.passed]
     lines = [f"{bot}: {spider} failed {len(failed)} of {len(results)} monitors"]
@@ -197,6 +250,11 @@ class RunMonitors:
         self.pages = 0
         self.found: Counter[str] = Counter()
         self.article_links: set[str] = set()
+        # Links the dupefilter dropped and no request of this run fetched: on a JOBDIR resume,
+        # links the stopped run had already requested (and accounted for).
+        self.duplicate_links: set[str] = set()
+        self.fetched_links: set[str] = set()
+        self.listing_pages = 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunMonitors:
@@ -206,6 +264,11 @@ class RunMonitors:
         crawler.signals.connect(extension.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(extension.item_dropped, signal=signals.item_dropped)
         crawler.signals.connect(extension.request_scheduled, signal=signals.request_scheduled)
+        crawler.signals.connect(extension.response_received, signal=signals.response_received)
+        crawler.signals.connect(extension.request_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(
+            extension.request_reached_downloader, signal=signals.request_reached_downloader
+        )
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
         return extension
 
@@ -224,14 +287,35 @@ class RunMonitors:
                 self.found[name] += 1
 
     def request_scheduled(self, request: Request) -> None:
-        callback = getattr(request.callback, "__name__", None)
-        if callback in self.config.article_callbacks:
+        if request.meta.get("redirect_urls"):
+            return  # a hop of a link already counted
+        if self._is_article(request):
             self.article_links.add(request.url)
+
+    def request_dropped(self, request: Request) -> None:
+        if self._is_article(request) and not request.meta.get("redirect_urls"):
+            self.duplicate_links.add(request.url)
+
+    def request_reached_downloader(self, request: Request) -> None:
+        if self._is_article(request):
+            self.fetched_links.add(request.url)
+
+    def _is_article(self, request: Request) -> bool:
+        return getattr(request.callback, "__name__", None) in self.config.article_callbacks
+
+    def requested_links(self) -> set[str]:
+        """Article links this run asked for (not those an earlier run of its JOBDIR did)."""
+        return self.article_links - (self.duplicate_links - self.fetched_links)
+
+    def response_received(self, response: Response, request: Request) -> None:
+        if request.meta.get("listing") and response.status < 400:
+            self.listing_pages += 1
 
     async def spider_closed(self, reason: str) -> None:
         stats = self.crawler.stats
         assert stats is not None and self.crawler.spider is not None
         spider = self.crawler.spider.name
+        article_links = len(self.requested_links())
         results = evaluate(
             stats.get_stats(),
             self.config,
@@ -239,7 +323,8 @@ class RunMonitors:
             reason=reason,
             pages=self.pages,
             found=self.found,
-            article_links=len(self.article_links),
+            article_links=article_links,
+            listing_pages=self.listing_pages,
         )
         failed = [result for result in results if not result.passed]
         for result in results:
@@ -247,8 +332,9 @@ class RunMonitors:
             stats.set_value(f"monitors/{result.name}/message", result.message)
         stats.set_value("monitors/passed", len(results) - len(failed))
         stats.set_value("monitors/failed", len(failed))
-        stats.set_value("monitors/article_links", len(self.article_links))
+        stats.set_value("monitors/article_links", article_links)
         stats.set_value("monitors/pages", self.pages)
+        stats.set_value("monitors/listing_pages", self.listing_pages)
         if not failed:
             logger.info("All %s monitors passed", len(results))
             return

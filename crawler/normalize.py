@@ -7,39 +7,17 @@ and returns plain values, so it can be tested on its own and reused when re-pars
 from __future__ import annotations
 
 import hashlib
-import html
 import re
-import unicodedata
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
-from typing import overload
+from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
-from zoneinfo import ZoneInfo
 
+from crawler.dates import OUT_OF_RANGE, parse_date, parse_date_checked, plausible, to_utc
+from crawler.dates import iso_utc as iso_utc  # re-exported: the archive's datetime text form
 from crawler.items import Article
+from crawler.text import clean_optional, clean_text, scrub_text
 
 # --- Text ------------------------------------------------------------------------------------
-
-_WHITESPACE = re.compile(r"\s+")
-# Zero-width characters and soft hyphens survive copy-paste from CMS editors; they are noise.
-_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
-
-
-def clean_text(text: str | None) -> str:
-    """Unescape entities, apply Unicode NFC, drop invisible characters, collapse whitespace."""
-    if not text:
-        return ""
-    text = html.unescape(text)
-    text = unicodedata.normalize("NFC", text)
-    text = _INVISIBLE.sub("", text)
-    return _WHITESPACE.sub(" ", text).strip()
-
-
-def clean_optional(text: str | None) -> str | None:
-    """``clean_text`` that maps empty results to ``None`` (for optional fields)."""
-    cleaned = clean_text(text)
-    return cleaned or None
 
 
 def split_paragraphs(body: str | None) -> list[str]:
@@ -75,23 +53,6 @@ def content_hash(body: str) -> str:
 
 def word_count(body: str) -> int:
     return len(body.split())
-
-
-def decode_html(body: bytes, declared_encoding: str | None) -> str:
-    """Decode a page, trusting valid UTF-8 over a declared encoding.
-
-    Servers often declare ``iso-8859-1`` for pages that are really UTF-8; decoding those
-    bytes as Latin-1 silently produces mojibake ("â€œ"). Strict UTF-8 almost never succeeds
-    on text that is not UTF-8, so it is the safer first guess.
-    """
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return body.decode(declared_encoding or "cp1252", errors="replace")
-    except LookupError:
-        return body.decode("cp1252", errors="replace")
 
 
 # --- Boilerplate -----------------------------------------------------------------------------
@@ -203,136 +164,6 @@ def parse_byline(text: str) -> dict[str, str]:
     return fields
 
 
-# --- Dates -----------------------------------------------------------------------------------
-
-#: Indonesian time zone abbreviations; WITA must be tried before WIT.
-ZONE_OFFSETS = {"WIB": 7, "WITA": 8, "WIT": 9}
-_MONTHS = {
-    "januari": 1, "jan": 1, "februari": 2, "feb": 2, "pebruari": 2, "maret": 3, "mar": 3,
-    "april": 4, "apr": 4, "mei": 5, "juni": 6, "jun": 6, "juli": 7, "jul": 7,
-    "agustus": 8, "agu": 8, "agt": 8, "ags": 8, "aug": 8, "september": 9, "sep": 9, "sept": 9,
-    "oktober": 10, "okt": 10, "oct": 10, "november": 11, "nov": 11, "nopember": 11,
-    "desember": 12, "des": 12, "dec": 12, "may": 5, "june": 6, "july": 7, "august": 8,
-    "october": 10, "december": 12, "january": 1, "february": 2, "march": 3,
-}  # fmt: skip
-_ZONE = re.compile(r"\b(WITA|WIB|WIT)\b")
-_LONG_DATE = re.compile(
-    r"(?P<day>\d{1,2})\s+(?P<month>[A-Za-z]+)\.?\s+(?P<year>\d{4})"
-    r"(?:\s*[,|]?\s*(?:pukul\s+)?(?P<hour>\d{1,2})[:.](?P<minute>\d{2})(?:[:.](?P<second>\d{2}))?)?",
-    re.IGNORECASE,
-)
-_NUMERIC_DATE = re.compile(
-    r"^(?P<day>\d{1,2})[/-](?P<month>\d{1,2})[/-](?P<year>\d{4})"
-    r"(?:\s+(?P<hour>\d{1,2})[:.](?P<minute>\d{2}))?$"
-)
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
-_RFC_822 = re.compile(r"^[A-Z][a-z]{2}, \d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}")
-_RELATIVE = re.compile(r"\b(lalu|yang lalu|kemarin|baru saja|ago)\b", re.IGNORECASE)
-
-
-def _zone_for(text: str, default_tz: str) -> timezone | ZoneInfo:
-    match = _ZONE.search(text)
-    if match:
-        return timezone(timedelta(hours=ZONE_OFFSETS[match.group(1)]))
-    return ZoneInfo(default_tz)
-
-
-def _from_parts(parts: dict[str, str | None], month: int, tz: timezone | ZoneInfo) -> datetime:
-    local = datetime(
-        int(parts["year"] or 0),
-        month,
-        int(parts["day"] or 0),
-        int(parts["hour"] or 0),
-        int(parts["minute"] or 0),
-        int(parts.get("second") or 0),
-        tzinfo=tz,
-    )
-    return local.astimezone(UTC)
-
-
-def to_utc(value: datetime, default_tz: str = "Asia/Jakarta") -> datetime:
-    """An aware UTC datetime; naive values are taken as local time in ``default_tz``."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=ZoneInfo(default_tz))
-    return value.astimezone(UTC)
-
-
-def parse_date(
-    text: str | None, *, now: datetime | None = None, default_tz: str = "Asia/Jakarta"
-) -> datetime | None:
-    """Parse a date as Indonesian news pages write it; return an aware UTC datetime or None.
-
-    Handles "Senin, 25 Maret 2019 16:42 WIB", "25/3/2019", ISO 8601 (JSON-LD), RFC 822 (RSS)
-    and relative dates ("25 menit lalu", "kemarin", taken relative to ``now``). Times with
-    WIB/WITA/WIT are read in that zone; times without a zone are read in ``default_tz``.
-    The common absolute forms are parsed by regex because dateparser costs milliseconds a call.
-    """
-    text = clean_text(text)
-    if not text:
-        return None
-    try:
-        if _ISO_DATE.match(text):
-            return to_utc(datetime.fromisoformat(text.replace("Z", "+00:00")), default_tz)
-    except ValueError:
-        pass
-    if _RFC_822.match(text):
-        try:
-            return to_utc(parsedate_to_datetime(text), default_tz)
-        except (TypeError, ValueError):
-            pass
-    tz = _zone_for(text, default_tz)
-    numeric = _NUMERIC_DATE.match(text)
-    if numeric:
-        try:
-            return _from_parts(numeric.groupdict(), int(numeric.group("month")), tz)
-        except ValueError:
-            return None
-    long_date = _LONG_DATE.search(text)
-    if long_date:
-        month = _MONTHS.get(long_date.group("month").lower())
-        if month:
-            try:
-                return _from_parts(long_date.groupdict(), month, tz)
-            except ValueError:
-                return None
-    return _parse_with_dateparser(text, now=now, default_tz=default_tz)
-
-
-def _parse_with_dateparser(text: str, *, now: datetime | None, default_tz: str) -> datetime | None:
-    import dateparser  # imported lazily: it takes a second to load its language data
-
-    settings: dict[str, object] = {
-        "TIMEZONE": default_tz,
-        "RETURN_AS_TIMEZONE_AWARE": True,
-        "DATE_ORDER": "DMY",
-        "PREFER_DATES_FROM": "past",
-    }
-    if _RELATIVE.search(text):
-        base = now or datetime.now(UTC)
-        # dateparser wants a naive base in the target zone.
-        settings["RELATIVE_BASE"] = (
-            to_utc(base).astimezone(ZoneInfo(default_tz)).replace(tzinfo=None)
-        )
-    text = _ZONE.sub("", text).strip()
-    parsed = dateparser.parse(text, languages=["id", "en"], settings=settings)
-    return to_utc(parsed, default_tz) if parsed else None
-
-
-@overload
-def iso_utc(value: datetime) -> str: ...
-@overload
-def iso_utc(value: None) -> None: ...
-def iso_utc(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a "Z" suffix, the archive's text form of a datetime; milliseconds
-    (all BSON keeps) only when there are some."""
-    if value is None:
-        return None
-    value = to_utc(value, "UTC")
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    millis = value.microsecond // 1000
-    return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
-
-
 # --- URLs ------------------------------------------------------------------------------------
 
 _TRACKING_PARAMS = re.compile(
@@ -382,15 +213,19 @@ def canonical_url(url: str, base: str | None = None, *, force_https: bool = True
 # --- Whole records ---------------------------------------------------------------------------
 
 
-def normalize_article(article: Article, *, default_tz: str = "Asia/Jakarta") -> Article:
+def normalize_article(
+    article: Article, *, default_tz: str = "Asia/Jakarta", problems: list[str] | None = None
+) -> Article:
     """Bring an Article to the archive's normal form; idempotent.
 
     Site parsers already return mostly clean values; this is the one place that guarantees
-    the schema's invariants for every source: NFC text, canonical URL, UTC datetimes, split
-    names, distinct tags, a body free of boilerplate, and hash/word count of the final body.
+    the schema's invariants for every source: encodable NFC text, canonical URL, UTC datetimes
+    within the plausible window (others become None), split names, distinct tags, a body free
+    of boilerplate, and hash/word count of the final body. A value given but discarded is
+    reported by appending a stats key to ``problems`` (``dates/out_of_range/<field>``).
     """
     if article.url:
-        article.url = canonical_url(article.url)
+        article.url = canonical_url(scrub_text(article.url))
     for name in _OPTIONAL_TEXT_FIELDS:
         setattr(article, name, clean_optional(getattr(article, name)))
     paragraphs = strip_boilerplate(split_paragraphs(article.body))
@@ -404,20 +239,39 @@ def normalize_article(article: Article, *, default_tz: str = "Asia/Jakarta") -> 
     article.editors = split_names(article.editors)
     article.tags = distinct(article.tags)
     if article.published_at is None and article.published_at_raw:
+        # A raw date out of range was already reported by whoever parsed it.
         article.published_at = parse_date(article.published_at_raw, default_tz=default_tz)
-    for name in ("published_at", "modified_at", "crawled_at"):
+    for name in ("published_at", "modified_at"):
         value = getattr(article, name)
-        if isinstance(value, str):
-            value = parse_date(value, default_tz=default_tz)
-        setattr(article, name, to_utc(value, default_tz) if value else None)
-    if article.image_url and article.url:
-        article.image_url = urljoin(article.url, article.image_url.strip())
+        if value is None:
+            continue
+        result = (
+            parse_date_checked(value, default_tz=default_tz)
+            if isinstance(value, str)
+            else plausible(value, default_tz=default_tz)
+        )
+        setattr(article, name, result.value)
+        if result.problem == OUT_OF_RANGE and problems is not None:
+            problems.append(f"dates/out_of_range/{name}")
+    crawled = article.crawled_at
+    if isinstance(crawled, str):
+        crawled = parse_date(crawled, default_tz=default_tz)
+    article.crawled_at = _utc_or_none(crawled, default_tz) if crawled else None
+    image_url = clean_optional(article.image_url)
+    article.image_url = urljoin(article.url, image_url) if image_url and article.url else image_url
     if article.body:
         article.word_count = word_count(article.body)
         article.content_hash = content_hash(article.body)
     else:
         article.word_count, article.content_hash = 0, None
     return article
+
+
+def _utc_or_none(value: datetime, default_tz: str) -> datetime | None:
+    try:
+        return to_utc(value, default_tz)
+    except (OverflowError, ValueError):  # a local time within a day of datetime.min/max
+        return None
 
 
 _OPTIONAL_TEXT_FIELDS = (

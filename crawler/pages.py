@@ -15,15 +15,21 @@ with the number of articles, not of crawls; the records' own history is kept by 
 :class:`PageArchiveMiddleware` (a downloader middleware) stores the responses of requests marked
 ``meta["article"]``. A response waits for its page's write, which runs in a worker thread as an
 unordered bulk upsert; pages that arrive while a write is in flight go together in the next
-one (group commit). So the reactor never blocks, a page is stored before its article reaches
-the pipelines, and nothing is left in a buffer when the crawl stops (even on SIGTERM). A failed
-write never fails the crawl: it is logged and counted (``pages/errors``); after a connection
-failure the archive is not tried again in that run.
+one (group commit). So the reactor never blocks, a page is stored (or spooled) before its
+article reaches the pipelines, and nothing is left in a buffer when the crawl stops (even on
+SIGTERM). A failed write never fails the crawl, and loses no page: the writes are journaled,
+pages are spooled in ``DATA_DIR/spool/pages/`` while the database is unreachable and replayed
+when it answers again (checked every ``ARCHIVE_RETRY_SECONDS``, and once more at close), as
+the article pipeline does; see :mod:`crawler.page_store`.
 
 Settings (read once): ``PAGE_ARCHIVE_ENABLED`` (default True), ``PAGE_ARCHIVE_BATCH_SIZE``
-(pages per bulk write, default 100), and ``MONGO_URI``, ``MONGO_DATABASE``, ``DATA_DIR``.
-Stats: ``pages/stored``, ``pages/gone``, ``pages/batches``, ``pages/bytes`` (compressed),
-``pages/errors``.
+(pages per bulk write, default 100), ``ARCHIVE_RETRY_SECONDS``, and ``MONGO_URI``,
+``MONGO_DATABASE``, ``DATA_DIR``.
+Stats: ``pages/stored`` (only pages the server acknowledged), ``pages/gone``, ``pages/batches``,
+``pages/bytes`` (compressed), ``pages/errors`` (a page that could not be prepared, or that the
+server refused; each logged), ``pages/spooled``, ``pages/replayed``, ``pages/lost`` (neither
+the server nor the spool could take it; logged as an error) and the others listed in
+:mod:`crawler.page_store`.
 """
 
 from __future__ import annotations
@@ -31,20 +37,19 @@ from __future__ import annotations
 import asyncio
 import gzip
 import logging
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pymongo import ASCENDING, DESCENDING, UpdateOne
-from pymongo.database import Database
-from pymongo.errors import ConnectionFailure
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response, TextResponse
 
-from crawler.archive import utc_now
-from crawler.incremental import PAGES, ArchiveConnection
-from crawler.mongo_server import EmbeddedServerError
+from crawler.archive import location_from_settings, utc_now
+from crawler.decode import decode_html
+from crawler.incremental import ArchiveConnection
+from crawler.page_store import Page, PageStore
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -54,11 +59,6 @@ logger = logging.getLogger(__name__)
 
 Doc = dict[str, Any]
 KEPT_HEADERS = ("content-type", "last-modified", "etag", "content-length")
-
-
-def ensure_page_indexes(db: Database[Doc]) -> None:
-    db[PAGES].create_index("url", unique=True)
-    db[PAGES].create_index([("source", ASCENDING), ("fetched_at", DESCENDING)])
 
 
 def page_fields(
@@ -86,66 +86,58 @@ def page_fields(
     return fields
 
 
-def store_pages(db: Database[Doc], pages: Sequence[tuple[str, Doc]]) -> None:
-    """Upsert ``(url, fields)`` pairs in one unordered bulk write; errors propagate."""
-    if pages:
-        updates = [UpdateOne({"url": url}, {"$set": fields}, upsert=True) for url, fields in pages]
-        db[PAGES].bulk_write(updates, ordered=False)
-
-
 def page_html(doc: Mapping[str, Any]) -> str:
-    """The stored page's HTML: decompressed, and decoded as the spider decodes it (valid UTF-8
-    wins over a declared encoding, which is often wrongly latin-1)."""
+    """The stored page's HTML: decompressed, and decoded as the spider decodes it
+    (:func:`crawler.decode.decode_html`, given the encoding the response declared)."""
     body = bytes(doc["body"])
     if doc.get("compression") == "gzip":
         body = gzip.decompress(body)
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        encoding = doc.get("encoding") or "utf-8"
-        try:
-            return body.decode(encoding, errors="replace")
-        except LookupError:
-            return body.decode("utf-8", errors="replace")
+    return decode_html(body, doc.get("encoding"))
 
 
 class PageArchiveMiddleware:
     """Keep every downloaded article page in ``pages`` (see the module docstring)."""
 
-    def __init__(self, crawler: Crawler, connection: ArchiveConnection, batch_size: int) -> None:
+    def __init__(self, crawler: Crawler, store: PageStore, batch_size: int) -> None:
         self.crawler = crawler
         assert crawler.stats is not None
         self.stats: StatsCollector = crawler.stats
-        self.connection = connection
+        self.store = store
         self.batch_size = max(1, batch_size)
-        self._pending: list[tuple[tuple[str, Doc], asyncio.Future[bool]]] = []
+        self._pending: list[tuple[Page, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
-        self._indexes_ready = False
-        self._unavailable = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PageArchiveMiddleware:
         settings = crawler.settings
         if not settings.getbool("PAGE_ARCHIVE_ENABLED", True):
             raise NotConfigured("PAGE_ARCHIVE_ENABLED is off")
-        middleware = cls(
-            crawler,
+        store = PageStore(
             ArchiveConnection.from_settings(crawler),
-            settings.getint("PAGE_ARCHIVE_BATCH_SIZE", 100),
+            location_from_settings(settings)[2],
+            settings.getfloat("ARCHIVE_RETRY_SECONDS", 10.0),
         )
+        middleware = cls(crawler, store, settings.getint("PAGE_ARCHIVE_BATCH_SIZE", 100))
         crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
         return middleware
 
     async def spider_closed(self) -> None:
-        if self._writer is not None:
-            await self._writer
-        await asyncio.to_thread(self.connection.close)
+        try:
+            if self._writer is not None:
+                await self._writer
+            if not self.store.online:  # one last chance to hand the spooled pages over
+                self._apply(await asyncio.to_thread(self.store.write, [], check_now=True))
+            if not self.store.online and (waiting := await asyncio.to_thread(self.store.pending)):
+                logger.warning(
+                    "The page archive is unreachable: %s page(s) wait in %s for the next run",
+                    waiting,
+                    self.store.spool.directory,
+                )
+        finally:
+            await asyncio.to_thread(self.store.close)
 
     async def process_response(self, request: Request, response: Response) -> Response:
         if not request.meta.get("article"):
-            return response
-        if self._unavailable:
-            self.stats.inc_value("pages/errors")
             return response
         try:
             page = self._page_for(request, response)
@@ -153,15 +145,11 @@ class PageArchiveMiddleware:
             logger.exception("Could not prepare %s for the page archive", response.url)
             self.stats.inc_value("pages/errors")
             return response
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((page, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain())
-        if await future:
-            self.stats.inc_value("pages/stored" if "body" in page[1] else "pages/gone")
-            self.stats.inc_value("pages/bytes", len(page[1].get("body", b"")))
-        else:
-            self.stats.inc_value("pages/errors")
+        await future
         return response
 
     def _page_for(self, request: Request, response: Response) -> tuple[str, Doc]:
@@ -192,29 +180,14 @@ class PageArchiveMiddleware:
         while self._pending:
             batch = self._pending[: self.batch_size]
             del self._pending[: self.batch_size]
-            ok = await asyncio.to_thread(self._write, [page for page, _ in batch])
-            if ok:
-                self.stats.inc_value("pages/batches")
-            for _, future in batch:
-                if not future.done():
-                    future.set_result(ok)
+            try:
+                self._apply(await asyncio.to_thread(self.store.write, [page for page, _ in batch]))
+            finally:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
 
-    def _write(self, pages: list[tuple[str, Doc]]) -> bool:
-        """Runs in a worker thread; never raises."""
-        if self._unavailable:
-            return False
-        try:
-            db = self.connection.db()
-            if not self._indexes_ready:
-                ensure_page_indexes(db)
-                self._indexes_ready = True
-            store_pages(db, pages)
-        except (ConnectionFailure, EmbeddedServerError) as exc:
-            self._unavailable = True
-            logger.warning("Page archive unavailable (%s); not keeping raw pages this run", exc)
-            self.connection.close()
-            return False
-        except Exception:
-            logger.exception("Could not store %s page(s) in the page archive", len(pages))
-            return False
-        return True
+    def _apply(self, counts: Counter[str]) -> None:
+        for key, value in counts.items():
+            if value:
+                self.stats.inc_value(key, value)

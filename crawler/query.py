@@ -6,22 +6,21 @@ under ``DATA_DIR``) and never writes articles; its only write is creating a text
 servers that support one.
 
 Safe queries: user input only ever becomes a *value* in a query document, never a key, and text
-only reaches ``$regex`` through :func:`literal_pattern`, which escapes every character that is
-not a letter or digit. ``search("$where")``, ``search(".*")`` and ``tag='{"$gt": ""}'`` find
-the literal strings, nothing else.
+only reaches ``$regex`` through :func:`crawler.text_match.literal_pattern`, which escapes every
+character that is not a letter or digit. ``search("$where")``, ``search(".*")`` and
+``tag='{"$gt": ""}'`` find the literal strings, nothing else. Arguments are validated first
+(:mod:`crawler.query_filter`): a bad one raises :class:`ArchiveQueryError`, a ``ValueError``.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
-import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
+from itertools import islice
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -34,7 +33,20 @@ from crawler.archive import ARTICLE_VERSIONS, ARTICLES, connect
 from crawler.export import RECORD_FIELDS, ProgressCallback, write_records
 from crawler.items import ARTICLE_FIELDS
 from crawler.mongo_server import EmbeddedServer, EmbeddedServerError, resolve_mongo_uri
-from crawler.normalize import canonical_url
+
+# The ``name as name`` imports are re-exports: defined here first, notebooks import them here.
+from crawler.query_filter import MAX_LIMIT as MAX_LIMIT
+from crawler.query_filter import MAX_TEXT_LENGTH as MAX_TEXT_LENGTH
+from crawler.query_filter import (
+    ArchiveQueryError,
+    SearchFilter,
+    build_filter,
+    check_limit,
+    url_candidates,
+)
+from crawler.query_filter import parse_when as parse_when
+from crawler.text_match import fold as fold
+from crawler.text_match import literal_pattern as literal_pattern
 
 if TYPE_CHECKING:
     import pandas
@@ -53,86 +65,6 @@ _DATETIME_FIELDS = ("published_at", "modified_at", "crawled_at", "first_seen_at"
 
 class ArchiveUnavailableError(ConnectionError):
     """The archive's server could not be reached or started (CLI exit code 3)."""
-
-
-# --- Safe, accent-insensitive text patterns ---------------------------------------------------
-
-
-def _accent_variants() -> dict[str, str]:
-    """ASCII letter -> every precomposed Latin letter that decomposes to it, both cases.
-
-    Built from Unicode data once, so "e" also matches "é", "È", "ê", "ë", "ẽ" ...
-    """
-    variants: dict[str, set[str]] = {}
-    for code in itertools.chain(range(0xC0, 0x250), range(0x1E00, 0x1F00)):
-        char = chr(code)
-        base = unicodedata.normalize("NFD", char)[0]
-        if base != char and base.isascii() and base.isalpha():
-            forms = {char, char.lower(), char.upper(), base.lower(), base.upper()}
-            variants.setdefault(base.lower(), set()).update(f for f in forms if len(f) == 1)
-    return {base: "".join(sorted(forms)) for base, forms in variants.items()}
-
-
-_VARIANTS = _accent_variants()
-
-
-def fold(text: str) -> str:
-    """Lower-case text without accents or control characters ("Kafé" -> "kafe")."""
-    decomposed = unicodedata.normalize("NFD", text)
-    kept = (c for c in decomposed if not unicodedata.combining(c))
-    return "".join(c for c in kept if unicodedata.category(c) != "Cc" or c.isspace()).lower()
-
-
-def literal_pattern(text: str) -> str:
-    """A regex that matches ``text`` literally, ignoring case and accents.
-
-    Letters become a class of their accented variants (both cases, so it does not rely on the
-    server's Unicode case folding), runs of whitespace become ``\\s+``, every other ASCII
-    character is backslash-escaped (literal in both PCRE and Python ``re``) and other
-    characters are literal as they are: no user character can act as a metacharacter.
-    """
-    parts: list[str] = []
-    for is_space, run in itertools.groupby(fold(text).strip(), key=str.isspace):
-        if is_space:
-            parts.append(r"\s+")
-            continue
-        for char in run:
-            if char in _VARIANTS:
-                parts.append(f"[{_VARIANTS[char]}]")
-            elif char.isascii() and not char.isalnum():
-                parts.append("\\" + char)
-            elif char.isascii():
-                parts.append(f"[{char}{char.upper()}]" if char.isalpha() else char)
-            else:
-                parts.append(char)
-    return "".join(parts)
-
-
-def _regex(text: str) -> dict[str, str]:
-    return {"$regex": literal_pattern(text), "$options": "i"}
-
-
-# --- Dates -----------------------------------------------------------------------------------
-
-
-def parse_when(value: str | date | datetime, *, end: bool = False) -> tuple[datetime, bool]:
-    """A bound for ``published_at``: (UTC datetime, inclusive).
-
-    A bare date means the whole day: as ``since`` it starts at 00:00 UTC, as ``until`` (``end``)
-    it includes the day (exclusive bound at the next midnight). Naive datetimes are UTC.
-    Raises ``ValueError`` for text that is neither ``YYYY-MM-DD`` nor ISO 8601.
-    """
-    if isinstance(value, str):
-        text = value.strip()
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            value = date.fromisoformat(text)
-        else:
-            value = datetime.fromisoformat(text.replace("z", "Z"))
-    if isinstance(value, datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return aware.astimezone(UTC), True
-    midnight = datetime.combine(value, time(), tzinfo=UTC)
-    return (midnight + timedelta(days=1), False) if end else (midnight, True)
 
 
 @dataclass
@@ -241,7 +173,7 @@ class Archive:
         return cls(db, server)
 
     def close(self) -> None:
-        """Close the client; stop the embedded server if this process started it."""
+        """Close the client and release the embedded server (it stops once no client uses it)."""
         self.db.client.close()
         if self.server is not None:
             self.server.release()
@@ -296,33 +228,17 @@ class Archive:
         author: str | None = None,
         unique: bool = False,
     ) -> Record:
-        """The MongoDB filter for these search arguments (see :meth:`search`)."""
-        conditions: Record = {}
-        if text is not None and fold(text).strip():
-            pattern = _regex(text)
-            conditions["$or"] = [{"title": pattern}, {"body": pattern}]
-            terms = re.findall(r"\w+", text)
-            if terms and self.has_text_index():
-                # Only word characters reach $search: no "-negation" or "phrase" syntax.
-                conditions["$text"] = {"$search": " ".join(terms)}
-        if source is not None:
-            conditions["source"] = str(source)
-        if tag is not None:
-            conditions["tags"] = str(tag)
-        if author is not None:
-            conditions["authors"] = _regex(str(author))
-        published: Record = {}
-        if since is not None:
-            bound, inclusive = parse_when(since)
-            published["$gte" if inclusive else "$gt"] = bound
-        if until is not None:
-            bound, inclusive = parse_when(until, end=True)
-            published["$lte" if inclusive else "$lt"] = bound
-        if published:
-            conditions["published_at"] = published
-        if unique:
-            conditions["duplicate_of"] = None
-        return conditions
+        """The MongoDB filter for these search arguments (see :meth:`search`).
+
+        For a ``text`` or ``author`` too long for one server regex (SecantusDB), the filter
+        holds a prefix of it only: :meth:`search` checks the rest on what the server returns.
+        """
+        return self._filter(text, source, since, until, tag, author, unique).conditions
+
+    def _filter(self, *args: Any, **kwargs: Any) -> SearchFilter:
+        """:func:`build_filter` for :meth:`search`'s arguments, on this archive's server."""
+        kwargs["text_index"] = self.has_text_index
+        return build_filter(*args, **kwargs)
 
     def search(
         self,
@@ -345,22 +261,34 @@ class Archive:
         ``source`` match exactly; ``author`` is a case- and accent-insensitive substring of
         any author; ``since``/``until`` bound ``published_at`` (dates are whole UTC days);
         ``unique`` keeps only first-archived copies (``duplicate_of`` null).
+
+        ``text``, ``author``, ``tag`` and ``source`` are at most :data:`MAX_TEXT_LENGTH`
+        characters, ``limit`` is 0 to :data:`MAX_LIMIT`. A bad argument raises
+        :class:`ArchiveQueryError` (a ``ValueError``) at the call, before any query runs.
         """
-        conditions = self.query(text, source, since, until, tag, author, unique)
-        cursor = self.db[ARTICLES].find(conditions, {"_id": 0}, batch_size=CURSOR_BATCH)
+        checked_limit = check_limit(limit)
+        search = self._filter(text, source, since, until, tag, author, unique)
+        return self._stream(search, checked_limit)
+
+    def _stream(self, search: SearchFilter, limit: int | None) -> Iterator[Record]:
+        if limit == 0:
+            return
+        cursor = self.db[ARTICLES].find(search.conditions, {"_id": 0}, batch_size=CURSOR_BATCH)
         cursor = cursor.sort("published_at", -1)
-        if limit is not None:
-            if limit < 0:
-                raise ValueError("limit must be >= 0")
-            if limit == 0:
-                return
+        if limit is not None and not search.checks:
+            # With checks left for Python the server cannot tell which records count.
             cursor = cursor.limit(limit)
         with cursor:
-            yield from cursor
+            yield from islice(search.apply(cursor), limit)
 
     def count(self, **filters: Any) -> int:
         """Number of records :meth:`search` would yield without a limit."""
-        return self.db[ARTICLES].count_documents(self.query(**filters))
+        search = self._filter(**filters)
+        if not search.checks:
+            return self.db[ARTICLES].count_documents(search.conditions)
+        fields = {"_id": 0, "title": 1, "body": 1, "authors": 1}
+        with self.db[ARTICLES].find(search.conditions, fields, batch_size=CURSOR_BATCH) as cursor:
+            return sum(1 for _ in search.apply(cursor))
 
     def to_dataframe(self, **filters: Any) -> pandas.DataFrame:
         """:meth:`search` as a pandas DataFrame, one row per record, datetimes UTC.
@@ -379,8 +307,11 @@ class Archive:
     # --- One article -------------------------------------------------------------------------
 
     def get(self, url: str) -> Record | None:
-        """The current record for ``url`` (canonicalised first: AMP, ``m.``, utm_... all work)."""
-        for candidate in dict.fromkeys((canonical_url(url), url.strip())):
+        """The current record for ``url`` (canonicalised first: AMP, ``m.``, utm_... all work).
+
+        Raises :class:`ArchiveQueryError` for text that is no URL (``http://[::1``, "").
+        """
+        for candidate in url_candidates(url):
             doc = self.db[ARTICLES].find_one({"url": candidate}, {"_id": 0})
             if doc is not None:
                 return doc
@@ -433,7 +364,7 @@ class Archive:
         Groups: days in date order, the others largest first.
         """
         if by not in STATS_GROUPS:
-            raise ValueError(f"by must be one of {', '.join(STATS_GROUPS)}")
+            raise ArchiveQueryError(f"by must be one of {', '.join(STATS_GROUPS)}")
         counts = self.tally(since, until, source)
         return ArchiveStats(
             counts.total, counts.duplicates, by, counts.ordered(by), counts.coverage()

@@ -15,7 +15,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from crawler.normalize import iso_utc
+from crawler.dates import date_window, iso_utc
 from crawler.query import Archive
 
 logger = logging.getLogger(__name__)
@@ -37,17 +37,36 @@ class ReportData:
     coverage: dict[str, float]
     top_tags: list[tuple[str | None, int]]
     by_source: list[tuple[str, int, int]]  # source, records, duplicates
+    #: Records whose publication day is outside the plausible window (crawler.dates), left
+    #: out of the per-day figures: a year 999 from an old parser bug must not stretch the
+    #: chart over a millennium, nor crash it.
+    days_left_out: int = 0
+
+
+def chart_day(day: str | None, now: datetime | None = None) -> date | None:
+    """``day`` ("YYYY-MM-DD") as a date if it is one and lies in the plausible window."""
+    if not day:
+        return None
+    try:
+        parsed = date.fromisoformat(day)
+    except ValueError:  # "999-12-31": strftime does not pad years before 1000
+        return None
+    earliest, latest = date_window(now)
+    return parsed if earliest.date() <= parsed <= latest.date() else None
 
 
 def collect(archive: Archive, since: str | None = None, top_tags: int = 20) -> ReportData:
     """Gather the figures in one pass over the archive (see :meth:`Archive.tally`)."""
     counts = archive.tally(since=since)
+    daily = sorted(counts.daily_by_source.items(), key=lambda item: (item[0][0], str(item[0][1])))
     per_day = [
         {"day": day, "source": source, "count": count}
-        for (day, source), count in sorted(
-            counts.daily_by_source.items(), key=lambda item: (item[0][0], str(item[0][1]))
-        )
+        for (day, source), count in daily
+        if chart_day(day) is not None
     ]
+    left_out = sum(count for (day, _), count in daily if chart_day(day) is None)
+    if left_out:
+        logger.warning("%s record(s) with an implausible publication date left out", left_out)
     by_source = [
         (str(source or "(none)"), count, counts.duplicates_by_source[source])
         for source, count in counts.ordered("source")
@@ -60,6 +79,7 @@ def collect(archive: Archive, since: str | None = None, top_tags: int = 20) -> R
         coverage=counts.coverage(),
         top_tags=counts.ordered("tag")[:top_tags],
         by_source=by_source,
+        days_left_out=left_out,
     )
 
 
@@ -93,15 +113,16 @@ def _empty(label: str) -> str:
 def per_day_chart(rows: list[dict[str, Any]]) -> str:
     """Articles per day, one line per source; days without articles count as zero."""
     label = "Articles per day per source"
-    rows = [row for row in rows if row["day"]]
-    if not rows:
+    dated = [(when, row) for row in rows if (when := chart_day(row["day"])) is not None]
+    if not dated:
         return _empty(label)
-    first = date.fromisoformat(min(row["day"] for row in rows))
-    last = date.fromisoformat(max(row["day"] for row in rows))
+    rows = [row for _, row in dated]
+    first = min(when for when, _ in dated)
+    last = max(when for when, _ in dated)
     days = (last - first).days + 1
     series: dict[str, dict[int, int]] = defaultdict(dict)
-    for row in rows:
-        offset = (date.fromisoformat(row["day"]) - first).days
+    for when, row in dated:
+        offset = (when - first).days
         series[str(row["source"] or "(none)")][offset] = row["count"]
     peak = max(row["count"] for row in rows)
     left, top, plot_w, plot_h = 50, 20, WIDTH - 70, 220
@@ -215,7 +236,7 @@ svg .track { fill: #f0f0f0; } svg .series { fill: none; stroke-width: 2; }
 
 def render(data: ReportData) -> str:
     """The HTML page for ``data`` (no external references of any kind)."""
-    days = sorted({row["day"] for row in data.per_day if row["day"]})
+    days = sorted({day for row in data.per_day if (day := chart_day(row["day"])) is not None})
     span = f"{days[0]} – {days[-1]}" if days else "–"
     share = data.duplicates / data.total if data.total else 0.0
     peak_tag = max((count for _, count in data.top_tags), default=1)
@@ -241,6 +262,15 @@ def render(data: ReportData) -> str:
         f"<title>News archive report</title><style>{STYLE}</style></head><body>",
         "<h1>News archive report</h1>",
         f'<p class="muted">Generated {escape(iso_utc(data.generated_at))}</p>',
+        *(
+            [
+                f'<p class="muted" id="days-left-out">{data.days_left_out:,} record(s) with a '
+                "publication date outside the plausible window are not in the per-day figures."
+                "</p>"
+            ]
+            if data.days_left_out
+            else []
+        ),
         '<div class="cards">',
         *(f'<div class="card">{escape(k)}<b>{escape(v)}</b></div>' for k, v in cards),
         "</div>",

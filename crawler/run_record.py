@@ -2,8 +2,12 @@
 
 A run is stored in the ``crawl_runs`` collection of the archive database, ``_id`` = run id.
 When the database is unreachable it is written to ``DATA_DIR/runs/pending/<id>.json``
-instead (datetimes tagged as in :mod:`crawler.spool`) and uploaded, idempotently, by the next
-run that reaches the database. Recording never raises.
+instead (datetimes tagged as in :mod:`crawler.spool`; fsynced, renamed into place, never left
+half-written) and uploaded, idempotently, by the next run that reaches the database. Recording
+never raises; :func:`save_record` says where the record went, or why it went nowhere.
+
+Credentials never go into a record: spider arguments and setting overrides are redacted
+(:mod:`crawler.redaction`), also those of pending records written by earlier versions.
 """
 
 from __future__ import annotations
@@ -12,12 +16,15 @@ import logging
 import os
 import socket
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from crawler.archive import connect
+from crawler.redaction import redact_settings, redact_text
 from crawler.spool import decode, encode
+from crawler.stats_dump import write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +65,8 @@ def build_record(
     return {
         "_id": f"{spider}-{started_at:%Y%m%dT%H%M%S.%f}Z-{os.getpid()}",
         "spider": spider,
-        "args": dict(spider_args),
-        "settings": dict(overrides),
+        "args": {name: redact_text(value) for name, value in spider_args},
+        "settings": redact_settings(overrides),
         "host": socket.gethostname(),
         "started_at": started_at,
         "finished_at": finished_at,
@@ -104,13 +111,22 @@ def judge(
     returncode: int,
     timed_out: bool,
     max_errors: int,
+    stats_problem: str | None = None,
 ) -> list[str]:
-    """Why the run failed; empty when it succeeded."""
+    """Why the run failed; empty when it succeeded. ``stats_problem``: why the stats could not
+    be read, when that is known (they are None then)."""
     failures: list[str] = []
     if timed_out:
         failures.append("the crawl ran out of time and was stopped")
     if stats is None:
-        failures.append(f"the crawl wrote no stats (exit code {returncode}): crashed or killed")
+        if stats_problem:
+            failures.append(
+                f"the crawl's stats are missing (exit code {returncode}): {stats_problem}"
+            )
+        elif returncode == 0:
+            failures.append("the crawl exited with code 0 but handed back no stats (see its log)")
+        else:
+            failures.append(f"the crawl wrote no stats (exit code {returncode}): crashed or killed")
     elif returncode != 0:
         failures.append(f"the crawl exited with code {returncode}")
     if stats is not None and record["finish_reason"] != "finished":
@@ -124,10 +140,28 @@ def judge(
     return failures
 
 
+@dataclass
+class StoredRecord:
+    """Where :func:`save_record` put a run: ``where`` is ``<db>.crawl_runs`` or a pending file,
+    None if nowhere; ``problems`` says what failed on the way."""
+
+    where: str | None
+    problems: list[str] = field(default_factory=list)
+
+
 def store_record(
     record: Mapping[str, Any], mongo_uri: str | None, database: str, data_dir: Path
 ) -> str:
-    """Store the run (and any pending ones); returns where it went. Never raises."""
+    """Store the run (and any pending ones); returns where it went ("nowhere"). Never raises."""
+    return save_record(record, mongo_uri, database, data_dir).where or "nowhere"
+
+
+def save_record(
+    record: Mapping[str, Any], mongo_uri: str | None, database: str, data_dir: Path
+) -> StoredRecord:
+    """Store the run in the database, else in a pending file; upload pending ones. Never
+    raises."""
+    problems: list[str] = []
     pending = data_dir / PENDING_DIR
     if mongo_uri:
         try:
@@ -137,7 +171,7 @@ def store_record(
                 runs.replace_one({"_id": record["_id"]}, dict(record), upsert=True)
                 for path in sorted(pending.glob("*.json")) if pending.is_dir() else []:
                     try:
-                        earlier = decode(path.read_text(encoding="utf-8"))
+                        earlier = _redacted(decode(path.read_text(encoding="utf-8")))
                     except (OSError, ValueError):
                         logger.warning("Unreadable pending run record %s; left in place", path)
                         continue
@@ -145,16 +179,29 @@ def store_record(
                     path.unlink()
             finally:
                 db.client.close()
-            return f"{database}.{CRAWL_RUNS}"
+            return StoredRecord(f"{database}.{CRAWL_RUNS}")
         except Exception as exc:
-            logger.warning("Could not record the run in the database (%s)", exc)
+            problem = f"database: {type(exc).__name__}: {redact_text(str(exc))[:300]}"
+            logger.warning("Could not record the run in the database (%s)", problem)
+            problems.append(problem)
+    else:
+        problems.append("database: no server to record in")
+    path = pending / f"{record['_id']}.json"
     try:
-        pending.mkdir(parents=True, exist_ok=True)
-        path = pending / f"{record['_id']}.json"
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(encode(record), encoding="utf-8")
-        tmp.replace(path)
-        return str(path)
-    except OSError as exc:
-        logger.error("Could not record the run anywhere: %s", exc)
-        return "nowhere"
+        write_atomically(path, encode(record))
+    except (OSError, ValueError) as exc:
+        problems.append(f"{pending}: {exc}")
+        logger.error("Could not record the run anywhere: %s", "; ".join(problems))
+        return StoredRecord(None, problems)
+    return StoredRecord(str(path), problems)
+
+
+def _redacted(record: dict[str, Any]) -> dict[str, Any]:
+    """A pending record with its settings and arguments redacted (earlier versions kept them
+    verbatim)."""
+    settings, args = record.get("settings"), record.get("args")
+    if isinstance(settings, dict):
+        record["settings"] = redact_settings((str(k), str(v)) for k, v in settings.items())
+    if isinstance(args, dict):
+        record["args"] = {str(k): redact_text(str(v)) for k, v in args.items()}
+    return record

@@ -6,7 +6,14 @@ blow-up or a C extension segfault in the crawl cannot take the runner down with 
 is always recorded and the lock always released; the runner can enforce a wall-clock limit
 (``RUN_TIMEOUT_SECONDS``: SIGTERM, i.e. Scrapy's graceful shutdown, then SIGKILL); and the crawl
 runs exactly as ``scrapy crawl`` does by hand. The crawl hands its final stats back through
-:class:`crawler.stats_dump.StatsDump` (``STATS_DUMP_FILE``).
+:class:`crawler.stats_dump.StatsDump` over a pipe (``STATS_DUMP_FD``), which needs no disk.
+
+Secrets never go on the crawl's command line, which every user of the machine can read (``ps``,
+``/proc/<pid>/cmdline``): ``MONGO_URI``, ``ALERT_WEBHOOK_URL`` and ``ALERT_COMMAND`` overrides
+are passed in environment variables of the same name (settings.py reads them), any other
+override that looks secret (:mod:`crawler.redaction`) in ``CRAWLER_SECRET_SETTINGS`` (JSON).
+The embedded server is not handed over as a URI either: the crawl finds it itself (the runner
+holds a lease on it meanwhile), so if it dies the crawl can start a new one.
 
 Settings (project settings plus ``-s`` overrides): ``DATA_DIR`` (locks in ``DATA_DIR/locks``,
 run records waiting for the database in ``DATA_DIR/runs/pending``), ``LOG_DIR``, ``LOG_KEEP``,
@@ -14,14 +21,16 @@ run records waiting for the database in ``DATA_DIR/runs/pending``), ``LOG_DIR``,
 ``ALERT_COMMAND``, ``ALERT_WEBHOOK_URL``, ``ALERT_TIMEOUT_SECONDS``.
 
 Exit status: 0 the run succeeded; 1 it failed (finish reason not "finished", more than
-``RUN_MAX_ERRORS`` errors, a failed monitor, a crashed or timed-out crawl); 75 (EX_TEMPFAIL)
-another run of the same spider holds the lock, nothing was done.
+``RUN_MAX_ERRORS`` errors, a failed monitor, a crashed or timed-out crawl, or its run record
+could be stored neither in the database nor on disk); 75 (EX_TEMPFAIL) another run of the same
+spider holds the lock, nothing was done.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import signal
@@ -38,9 +47,10 @@ from scrapy.utils.project import get_project_settings
 
 from crawler.alerts import send_alert
 from crawler.archive import utc_now
-from crawler.mongo_server import EmbeddedServer, find_or_start_server
-from crawler.run_record import build_record, judge, store_record
-from crawler.stats_dump import load_stats
+from crawler.mongo_server import EmbeddedServer, EmbeddedServerError, find_or_start_server
+from crawler.redaction import is_secret_setting, redact_text
+from crawler.run_record import build_record, judge, save_record
+from crawler.stats_dump import StatsPipe
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +60,10 @@ EX_TEMPFAIL = 75
 #: After SIGTERM, Scrapy finishes in-flight requests and flushes the archive; then SIGKILL.
 TERMINATE_GRACE_SECONDS = 60
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+#: Settings that settings.py reads from an environment variable of the same name.
+ENV_SETTINGS = frozenset({"MONGO_URI", "ALERT_WEBHOOK_URL", "ALERT_COMMAND"})
+#: Other secret overrides travel to the crawl in this variable, as a JSON object.
+SECRET_SETTINGS_ENV = "CRAWLER_SECRET_SETTINGS"
 
 
 def load_settings(overrides: Sequence[tuple[str, str]]) -> Settings:
@@ -70,10 +84,13 @@ def spider_lock(path: Path) -> Iterator[IO[str] | None]:
         except BlockingIOError:
             yield None
             return
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}, started {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}\n")
-        handle.flush()
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()}, started {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}\n")
+            handle.flush()
+        except OSError as exc:  # e.g. a full disk: the holder note is a courtesy, the lock is not
+            logger.warning("Could not note the lock holder in %s: %s", path, exc)
         yield handle
     finally:
         handle.close()
@@ -123,40 +140,63 @@ def _locked_run(
     log_path = new_log_file(
         Path(settings.get("LOG_DIR", "./logs")).resolve() / spider, settings.getint("LOG_KEEP", 48)
     )
-    stats_path = data_dir / "runs" / f"{log_path.stem}-{os.getpid()}.stats.json"
     server = _embedded_server(settings, data_dir)
-    extra = [("LOG_FILE", str(log_path)), ("STATS_DUMP_FILE", str(stats_path))]
-    if server is not None:  # the crawl reuses it instead of starting its own
-        extra.append(("MONGO_URI", server.uri))
     started_at = utc_now()
     try:
-        returncode, timed_out = _crawl(
-            spider, spider_args, [*overrides, *extra], log_path, lock, settings
-        )
+        with StatsPipe() as pipe:
+            returncode, timed_out = _crawl(
+                spider,
+                spider_args,
+                [*overrides, ("LOG_FILE", str(log_path)), ("STATS_DUMP_FD", str(pipe.write_fd))],
+                log_path,
+                lock,
+                settings,
+                pipe,
+            )
+            handed_back = pipe.result()
         finished_at = utc_now()
-        stats = load_stats(stats_path)
-        stats_path.unlink(missing_ok=True)
+        stats = handed_back.stats
         record = build_record(
             spider, spider_args, overrides, started_at, finished_at, stats, log_path
         )
-        failures = judge(record, stats, returncode, timed_out, settings.getint("RUN_MAX_ERRORS", 0))
+        failures = judge(
+            record,
+            stats,
+            returncode,
+            timed_out,
+            settings.getint("RUN_MAX_ERRORS", 0),
+            handed_back.problem,
+        )
         record["returncode"] = returncode
         record["status"] = "failed" if failures else "ok"
         record["failures"] = failures
-        where = store_record(
+        stored = save_record(
             record,
-            server.uri if server is not None else settings.get("MONGO_URI") or None,
+            _record_uri(server, settings),
             settings.get("MONGO_DATABASE", "news_archive"),
             data_dir,
         )
     finally:
         if server is not None:
             server.release()
-    summary = _summary(record, log_path, where)
-    with log_path.open("a", encoding="utf-8") as log:
-        log.write(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} [crawler.runner] INFO: {summary}\n")
-    print(summary, file=sys.stderr if failures else sys.stdout)
-    if failures and not (stats or {}).get("monitors/alerted"):
+    where = stored.where
+    if where is None:
+        failures = [
+            *failures,
+            "THE RUN RECORD WAS LOST: it could be stored neither in the database nor on disk ("
+            + "; ".join(stored.problems)
+            + ")",
+        ]
+    summary = _summary(record, failures, log_path, where or "nowhere")
+    # The summary reaches cron's output first: the log may be on the disk that is full.
+    print(summary, file=sys.stderr if failures else sys.stdout, flush=True)
+    try:
+        with log_path.open("a", encoding="utf-8") as log:
+            log.write(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} [crawler.runner] INFO: {summary}\n")
+    except OSError as exc:
+        print(f"Could not append the summary to {log_path}: {exc}", file=sys.stderr)
+    # The monitors alerted already unless the run failed for a reason they cannot see.
+    if failures and (where is None or not (stats or {}).get("monitors/alerted")):
         send_alert(
             summary,
             command=settings.get("ALERT_COMMAND") or None,
@@ -167,6 +207,30 @@ def _locked_run(
     return EXIT_FAILED if failures else EXIT_OK
 
 
+def crawl_command(
+    spider: str,
+    spider_args: Sequence[tuple[str, str]],
+    overrides: Sequence[tuple[str, str]],
+) -> tuple[list[str], dict[str, str]]:
+    """The ``scrapy crawl`` command line and the environment variables to add to the crawl's:
+    secret overrides go into the environment (see the module docstring), the rest on argv."""
+    command = [sys.executable, "-m", "scrapy", "crawl", spider]
+    for name, value in spider_args:
+        command += ["-a", f"{name}={value}"]
+    env: dict[str, str] = {}
+    hidden: dict[str, str] = {}
+    for name, value in overrides:
+        if name in ENV_SETTINGS:
+            env[name] = value  # an empty value too: it means "unset" to settings.py
+        elif is_secret_setting(name, value):
+            hidden[name] = value
+        else:
+            command += ["-s", f"{name}={value}"]
+    if hidden:
+        env[SECRET_SETTINGS_ENV] = json.dumps(hidden)
+    return command, env
+
+
 def _crawl(
     spider: str,
     spider_args: Sequence[tuple[str, str]],
@@ -174,13 +238,10 @@ def _crawl(
     log_path: Path,
     lock: IO[str],
     settings: Settings,
+    pipe: StatsPipe,
 ) -> tuple[int, bool]:
     """Run ``scrapy crawl``; returns (exit code, whether it had to be stopped for time)."""
-    command = [sys.executable, "-m", "scrapy", "crawl", spider]
-    for name, value in spider_args:
-        command += ["-a", f"{name}={value}"]
-    for name, value in overrides:
-        command += ["-s", f"{name}={value}"]
+    command, env = crawl_command(spider, spider_args, overrides)
     timeout = settings.getfloat("RUN_TIMEOUT_SECONDS", 3300) or None
     with log_path.open("ab") as output:
         # The lock fd goes to the crawl too: if the runner dies, the lock lives on with it.
@@ -188,12 +249,14 @@ def _crawl(
         process = subprocess.Popen(
             command,
             cwd=PROJECT_DIR,
+            env={**os.environ, **env},
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=output,
-            pass_fds=(lock.fileno(),),
+            pass_fds=(lock.fileno(), pipe.write_fd),
             start_new_session=True,
         )
+        pipe.started()
         with _forward_signals(process):
             try:
                 return process.wait(timeout=timeout), False
@@ -222,7 +285,8 @@ def _forward_signals(process: subprocess.Popen[bytes]) -> Iterator[None]:
 
 
 def _embedded_server(settings: Settings, data_dir: Path) -> EmbeddedServer | None:
-    """Without MONGO_URI, start (or reuse) the embedded server once for crawl and record."""
+    """Without MONGO_URI, start (or reuse) the embedded server once for crawl and record: the
+    lease held meanwhile keeps it up between the two (no second start-up)."""
     if settings.get("MONGO_URI"):
         return None
     try:
@@ -232,18 +296,31 @@ def _embedded_server(settings: Settings, data_dir: Path) -> EmbeddedServer | Non
         return None
 
 
-def _summary(record: dict[str, Any], log_path: Path, where: str) -> str:
+def _record_uri(server: EmbeddedServer | None, settings: Settings) -> str | None:
+    """Where to record the run: MONGO_URI, or the embedded server running now (the crawl may
+    have started a new one after the first was killed)."""
+    if server is None:
+        return settings.get("MONGO_URI") or None
+    try:
+        server.refresh()
+    except (EmbeddedServerError, OSError) as exc:
+        logger.warning("Embedded archive server unavailable for the run record (%s)", exc)
+        return None
+    return server.uri
+
+
+def _summary(record: dict[str, Any], failures: list[str], log_path: Path, where: str) -> str:
     counts = record["counts"]
     text = (
-        f"{record['spider']} run {record['status']}: {counts['new']} new, "
+        f"{record['spider']} run {'failed' if failures else 'ok'}: {counts['new']} new, "
         f"{counts['updated']} updated, {counts['unchanged']} unchanged, "
         f"{counts['duplicate']} duplicate, {counts['dropped']} dropped, "
         f"{counts['failed_pages']} failed pages, {counts['errors']} errors "
         f"(finish reason {record['finish_reason']}; recorded in {where}; log {log_path})"
     )
-    if record["failures"]:
-        text += "; failed: " + "; ".join(record["failures"])
-    return text
+    if failures:
+        text += "; failed: " + "; ".join(failures)
+    return redact_text(text)
 
 
 def _read(path: Path) -> str:

@@ -5,12 +5,16 @@ Every project-specific setting is named and documented here; components read the
 ``DATA_DIR`` and ``CRAWLER_CONTACT``, with an environment variable of the same name.
 """
 
+import json
 import os
 
 BOT_NAME = "news_archive_crawler"
 
 SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"
+#: Project commands: ``crawl`` is Scrapy's, but exits 1 when a run lost records or pages
+#: (crawler.commands.crawl); Scrapy's own exits 0 after any crawl that started.
+COMMANDS_MODULE = "crawler.commands"
 
 # --- Politeness -------------------------------------------------------------------------------
 #: How the publisher can reach whoever runs the crawler; goes into the User-Agent.
@@ -29,6 +33,11 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+#: Responses whose ``Retry-After`` (seconds or HTTP-date) is honoured: the retry waits that
+#: long and the host is paused meanwhile (crawler.retry_after.RetryAfterMiddleware).
+RETRY_AFTER_HTTP_CODES = [429, 503]
+#: A longer ``Retry-After`` gives the request up at once (a counted HTTP error), not hammered.
+RETRY_AFTER_MAX_SECONDS = 300
 DOWNLOAD_TIMEOUT = 30
 #: Pages above this size are not downloaded (a news page is well under 2 MB).
 DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
@@ -76,7 +85,21 @@ SPIDER_MIDDLEWARES = {
 DOWNLOADER_MIDDLEWARES = {
     # After retries and decompression (lower numbers see responses later).
     "crawler.pages.PageArchiveMiddleware": 540,
+    # Drop-in replacements for Scrapy's own, at their places (issue 7, points 6 and 9):
+    # every request obeys robots.txt, honours Retry-After, and a redirect that leads nowhere
+    # is a counted failure (crawler.robots, crawler.retry_after, crawler.redirects).
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.robots.SharedRobotsTxtMiddleware": 100,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.retry_after.RetryAfterMiddleware": 550,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.redirects.AccountedMetaRefreshMiddleware": 580,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "crawler.redirects.AccountedRedirectMiddleware": 600,
 }
+#: JOBDIR resume that survives a killed crawl: after an unclean stop the crawl is rebuilt
+#: from the archive instead of trusting requests.seen (crawler.jobdir, issue 7 point 3).
+DUPEFILTER_CLASS = "crawler.jobdir.ResumableDupeFilter"
 # --- end of issue 3 incremental / page archive block -----------------------------------------
 
 # --- Scheduled runs, spool, monitors (issue 3) ------------------------------------------------
@@ -105,6 +128,8 @@ MONITOR_MIN_ITEM_SHARE = 0.95
 MONITOR_MIN_ITEMS = 0
 #: Most errors (``log_count/ERROR``) a healthy run logs.
 MONITOR_MAX_ERRORS = 0
+#: Least listing pages (feed, home page, sections) a run must fetch; 0 turns the check off.
+MONITOR_MIN_LISTING_PAGES = 1
 #: Shell command run when a monitor fails; the message is on stdin and in ``$ALERT_MESSAGE``.
 ALERT_COMMAND = os.environ.get("ALERT_COMMAND") or None
 #: Slack-compatible incoming webhook, POSTed ``{"text": message}`` when a monitor fails.
@@ -142,3 +167,9 @@ PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 4
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+
+# --- Secret overrides from the cron runner (issue 7) ----------------------------------------
+#: ``python -m crawler run`` hands secret-looking ``-s`` overrides (passwords, tokens) to the
+#: crawl in this environment variable, a JSON object, not on its command line where ``ps``
+#: shows them to every user (crawler.runner). MONGO_URI and the alert hooks use their own.
+globals().update(json.loads(os.environ.get("CRAWLER_SECRET_SETTINGS") or "{}"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections import Counter
 from dataclasses import asdict
@@ -15,8 +14,17 @@ from typing import TYPE_CHECKING, Any
 from itemadapter import ItemAdapter
 from pymongo import WriteConcern
 from pymongo.database import Database
+from pymongo.errors import ConnectionFailure
+from scrapy.exceptions import DropItem
 
-from crawler.archive import archive_batch, connect, ensure_indexes, location_from_settings
+from crawler.archive import (
+    archive_batch,
+    connect,
+    ensure_indexes,
+    location_from_settings,
+    make_encodable,
+    storage_problem,
+)
 from crawler.mongo_server import EmbeddedServer, ping, resolve_mongo_uri
 from crawler.spool import ReplayResult, Spool
 
@@ -46,6 +54,12 @@ class MongoArchivePipeline:
     - ``ARCHIVE_RETRY_SECONDS``: while the database is unreachable, how often to check whether
       it is back.
 
+    Before a record joins a batch it is made storable: a lone surrogate (``"\\ud83d"`` in a
+    page's JSON-LD) in any string becomes U+FFFD, in the item too (``archive/sanitized_records``,
+    a warning with the URL); a record the archive would still refuse (too large, an int beyond
+    8 bytes) is dropped with ``DropItem`` (``item_dropped_reasons_count/unstorable``). So one
+    record's text never costs its batch.
+
     Writes run in a worker thread, one batch at a time, so the reactor never waits on the
     database. Writes are journaled (``j=True``) unless the URI sets a write concern, so an
     acknowledged batch survives a killed server. At open the spool left by earlier runs is
@@ -53,13 +67,23 @@ class MongoArchivePipeline:
     A batch whose write fails (even partway: the archive's upserts by url make a second write
     harmless) is appended to the spool and the crawl goes on; later batches go straight to the
     spool until a ping (every ``ARCHIVE_RETRY_SECONDS``, and once more at close) finds the
-    database back, when the spool is replayed and writing resumes.
+    database back, when the spool is replayed and writing resumes. Only a connection error
+    means "database unavailable"; a server that refuses a write is handled the same way but
+    logged as an error. Spool trouble is never taken for database trouble: a spool file that
+    cannot be replayed is logged and left, and writing to the database goes on.
+
+    When neither the database nor the spool can take a batch (the server is down and the disk
+    is full), its records are lost: counted in ``spool/lost_records``, logged as an error with
+    the count and the reason, which fails the ``archive`` monitor and the run (and makes
+    ``scrapy crawl`` exit 1, see :mod:`crawler.commands.crawl`).
 
     Stats: ``archive/inserted``, ``archive/updated``, ``archive/unchanged``,
-    ``archive/duplicates``, ``archive/errors``, ``archive/batches``; ``spool/written``
+    ``archive/duplicates``, ``archive/errors`` (records the archive refused, each logged with
+    its reason), ``archive/batches``, ``archive/sanitized_records``; ``spool/written``
     (records spooled by this run), ``spool/replayed`` (records replayed, from any run),
-    ``spool/corrupt_lines``, ``spool/replay/<inserted|updated|unchanged|...>``,
-    ``spool/lost_records`` (the spool itself failed, e.g. a full disk; logged as an error).
+    ``spool/corrupt_lines``, ``spool/unrejected_lines`` (corrupt lines that could not be
+    copied to ``rejected/``, kept in their spool file), ``spool/replay_failed_files``,
+    ``spool/replay/<inserted|updated|unchanged|...>``, ``spool/lost_records``.
     """
 
     def __init__(
@@ -113,7 +137,7 @@ class MongoArchivePipeline:
             self._timer = asyncio.create_task(self._flush_periodically())
 
     async def process_item(self, item: Any) -> Any:
-        self._buffer.append(ItemAdapter(item).asdict())
+        self._buffer.append(self._storable(ItemAdapter(item)))
         if len(self._buffer) >= self.batch_size:
             # Awaiting the write slows item processing while the database is slow (back
             # pressure) instead of growing the buffer without bound.
@@ -134,11 +158,38 @@ class MongoArchivePipeline:
                 logger.warning(
                     "The archive database is unreachable: %s record(s) wait in %s and will be "
                     "archived by the next run",
-                    await asyncio.to_thread(self.spool.pending),
+                    await asyncio.to_thread(self._pending),
+                    self.spool.directory,
+                )
+            lost = int(self.stats.get_value("spool/lost_records", 0))
+            if lost:
+                logger.error(
+                    "This run lost %s record(s): neither the archive database nor the spool "
+                    "in %s could take them (see the errors above)",
+                    lost,
                     self.spool.directory,
                 )
         finally:
             await asyncio.to_thread(self._close)
+
+    def _storable(self, adapter: ItemAdapter) -> dict[str, Any]:
+        """The record to archive; raises ``DropItem`` if the archive could never store it."""
+        record, changed = make_encodable(adapter.asdict())
+        if changed:
+            for name in changed:
+                adapter[name] = record[name]  # feeds and later pipelines get storable text too
+            self.stats.inc_value("archive/sanitized_records")
+            logger.warning(
+                "Replaced unencodable characters (lone surrogates) with U+FFFD in %s of %s",
+                ", ".join(changed),
+                record.get("url"),
+            )
+        problem = storage_problem(record)
+        if problem is not None:
+            self.stats.inc_value("item_dropped_reasons_count/unstorable")
+            logger.warning("Dropped %r: unstorable (%s)", record.get("url"), problem)
+            raise DropItem(f"unstorable: {problem}")
+        return record
 
     # --- worker thread -----------------------------------------------------------------------
 
@@ -146,36 +197,9 @@ class MongoArchivePipeline:
         """Connect if needed, check the server answers, ensure indexes, replay the spool."""
         counts: Counter[str] = Counter()
         try:
-            if self._uri is None:
-                self._uri, self._server = resolve_mongo_uri(self.mongo_uri, self.data_dir)
-            if not ping(self._uri, timeout_ms=PING_TIMEOUT_MS):
-                raise ConnectionError("no answer to ping")
-            if self._db is None:
-                db = connect(self._uri, self.database)
-                # A write is only taken off our hands once it is in the server's journal: an
-                # acknowledged but unjournaled write dies with a killed server or machine.
-                # A write concern given in the URI (e.g. w=majority) is kept.
-                if not db.write_concern.document:
-                    db = db.with_options(write_concern=WriteConcern(w=1, j=True))
-                self._db = db
-                # Hosts only: the URI may carry a password.
-                servers = self._db.client.topology_description.server_descriptions()
-                hosts = ",".join(f"{host}:{port}" for host, port in servers)
-                logger.info("Archiving into database %r on %s", self.database, hosts)
-            if not self._indexes_ready:
-                ensure_indexes(self._db)
-                self._indexes_ready = True
-            self.spool.close()  # what this run spooled is replayed too
-            replay = ReplayResult()
-            try:
-                self.spool.replay(self._db, self.batch_size, replay)
-            finally:
-                _count_replay(counts, replay)
+            self._connect()
         except Exception as exc:
-            self._online = False
-            self._next_check = time.monotonic() + self.retry_seconds
-            if self._embedded_server_died():
-                self._forget_embedded()  # next time find (or start) the embedded server anew
+            self._go_offline()
             logger.warning(
                 "Archive database unavailable (%s: %s); records are spooled in %s",
                 type(exc).__name__,
@@ -186,7 +210,64 @@ class MongoArchivePipeline:
         if not self._online:
             logger.info("Archive database reachable; writing to it")
         self._online = True
+        self._replay(counts)
         return counts
+
+    def _connect(self) -> None:
+        if self._uri is None:
+            self._uri, self._server = resolve_mongo_uri(self.mongo_uri, self.data_dir)
+        if not ping(self._uri, timeout_ms=PING_TIMEOUT_MS):
+            raise ConnectionError("no answer to ping")
+        if self._db is None:
+            db = connect(self._uri, self.database)
+            # A write is only taken off our hands once it is in the server's journal: an
+            # acknowledged but unjournaled write dies with a killed server or machine.
+            # A write concern given in the URI (e.g. w=majority) is kept.
+            if not db.write_concern.document:
+                db = db.with_options(write_concern=WriteConcern(w=1, j=True))
+            self._db = db
+            # Hosts only: the URI may carry a password.
+            servers = self._db.client.topology_description.server_descriptions()
+            hosts = ",".join(f"{host}:{port}" for host, port in servers)
+            logger.info("Archiving into database %r on %s", self.database, hosts)
+        if not self._indexes_ready:
+            ensure_indexes(self._db)
+            self._indexes_ready = True
+
+    def _replay(self, counts: Counter[str]) -> None:
+        """Replay the spool into the (reachable) database; a spool problem leaves it online."""
+        assert self._db is not None
+        replay = ReplayResult()
+        try:
+            self.spool.close()  # what this run spooled is replayed too
+            self.spool.replay(self._db, self.batch_size, replay)
+        except ConnectionFailure as exc:
+            self._go_offline()
+            logger.warning(
+                "Archive database lost while replaying the spool (%s: %s); the rest waits in %s",
+                type(exc).__name__,
+                exc,
+                self.spool.directory,
+            )
+        except OSError as exc:  # the spool, not the database: keep writing to the database
+            counts["spool/replay_failed_files"] += 1
+            logger.error("Could not replay the spool in %s: %s", self.spool.directory, exc)
+        except Exception as exc:
+            self._go_offline()
+            logger.error(
+                "Replaying the spool failed (%s: %s), not a connection error; retrying in %s s",
+                type(exc).__name__,
+                exc,
+                self.retry_seconds,
+            )
+        finally:
+            _count_replay(counts, replay)
+
+    def _go_offline(self) -> None:
+        self._online = False
+        self._next_check = time.monotonic() + self.retry_seconds
+        if self._embedded_server_died():
+            self._forget_embedded()  # next time find (or start) the embedded server anew
 
     def _store(self, batch: list[dict[str, Any]]) -> Counter[str]:
         """Write one batch to the archive, or to the spool when the database is unreachable."""
@@ -199,39 +280,57 @@ class MongoArchivePipeline:
         if self._online and self._db is not None:
             try:
                 result = archive_batch(self._db, batch)
-            except Exception as exc:
-                self._online = False
-                self._next_check = time.monotonic() + self.retry_seconds
+            except ConnectionFailure as exc:
+                self._go_offline()
                 logger.warning(
-                    "Archive write of %s record(s) failed (%s: %s); spooling them and "
-                    "later records until the database answers again",
+                    "Archive database unavailable during a write of %s record(s) (%s: %s); "
+                    "spooling them and later records until it answers again",
                     len(batch),
                     type(exc).__name__,
                     exc,
+                )
+            except Exception as exc:
+                # Not one record's fault (those are counted by archive_batch): the server
+                # refused the batch. Keep the records and try again later.
+                self._go_offline()
+                logger.error(
+                    "Archive write of %s record(s) failed (%s: %s), not a connection error; "
+                    "spooling them and later records, retrying in %s s",
+                    len(batch),
+                    type(exc).__name__,
+                    exc,
+                    self.retry_seconds,
                 )
             else:
                 counts.update({f"archive/{k}": v for k, v in asdict(result).items() if v})
                 return counts
         try:
             counts["spool/written"] += self.spool.append(batch)
-        except Exception:
-            logger.exception("Could not spool %s record(s): they are lost", len(batch))
+        except Exception as exc:
             counts["spool/lost_records"] += len(batch)
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            logger.error(
+                "Lost %s record(s): the archive database is unavailable and the spool in %s "
+                "cannot take them (%s: %s)",
+                len(batch),
+                self.spool.directory,
+                type(exc).__name__,
+                reason,
+            )
+            logger.warning("URLs of the lost records: %s", " ".join(_urls(batch)))
         return counts
+
+    def _pending(self) -> int | str:
+        try:
+            return self.spool.pending()
+        except OSError as exc:
+            return f"an unknown number of ({exc})"
 
     def _embedded_server_died(self) -> bool:
         """True if the embedded server we use has exited (a slow one is left alone)."""
         if self.mongo_uri is not None or self._server is None:
             return False
-        if self._server.process is not None:
-            return self._server.process.poll() is not None
-        try:
-            os.kill(self._server.pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
+        return not self._server.alive()
 
     def _forget_embedded(self) -> None:
         if self._db is not None:
@@ -274,8 +373,14 @@ class MongoArchivePipeline:
                 self.stats.inc_value(key, value)
 
 
+def _urls(batch: list[dict[str, Any]]) -> list[str]:
+    return [str(record.get("url")) for record in batch]
+
+
 def _count_replay(counts: Counter[str], replay: ReplayResult) -> None:
     counts["spool/replayed"] += replay.records
     counts["spool/corrupt_lines"] += replay.corrupt_lines
+    counts["spool/unrejected_lines"] += replay.unrejected_lines
+    counts["spool/replay_failed_files"] += replay.failed_files
     for name, value in asdict(replay.archive).items():
         counts[f"spool/replay/{name}"] += value

@@ -23,7 +23,9 @@ class NormalizePipeline:
 
     Settings: ``NORMALIZE_DEFAULT_TIMEZONE`` (default ``Asia/Jakarta``): zone for page times
     that carry no zone of their own.
-    Stats: ``normalize/items``, ``normalize/errors``.
+    Stats: ``normalize/items``, ``normalize/errors``, and ``dates/out_of_range/<field>`` for a
+    ``published_at``/``modified_at`` outside the plausible window (crawler.dates), which is
+    then cleared (validation drops a record left without ``published_at``).
     """
 
     def __init__(self, stats: StatsCollector, default_tz: str) -> None:
@@ -42,12 +44,18 @@ class NormalizePipeline:
         values: dict[str, Any] = {
             name: adapter.get(name) for name in _ARTICLE_FIELDS if name in adapter
         }
+        problems: list[str] = []
         try:
-            article = normalize_article(Article(**values), default_tz=self.default_tz)
+            article = normalize_article(
+                Article(**values), default_tz=self.default_tz, problems=problems
+            )
         except Exception as error:  # a normaliser bug must cost one item, not the crawl
             self.stats.inc_value("normalize/errors")
             logger.exception("Normalisation failed for %s", adapter.get("url"))
             raise DropItem(f"normalize_error: {error!r}") from error
+        for problem in problems:
+            self.stats.inc_value(problem)
+            logger.info("%s: %s", adapter.get("url"), problem)
         for name in values:
             adapter[name] = getattr(article, name)
         self.stats.inc_value("normalize/items")

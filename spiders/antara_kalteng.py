@@ -4,7 +4,11 @@ Articles come from the RSS feed, ``/terkini`` (following each page's own "next" 
 whatever form) and the sections in the home page's nav menu; each article page goes to
 :func:`crawler.sites.antara_kalteng.parse_article`. Skips (video/photo/infographic pages,
 other hosts, missing pages) are counted as ``antara_kalteng/skipped/<reason>`` so a crawl
-report shows why a link gave no article.
+report shows why a link gave no article. A listing or feed item that breaks its callback costs
+that item only (``antara_kalteng/listing/item_errors``, ``antara_kalteng/rss/item_errors``); a
+listed date outside the plausible window (:mod:`crawler.dates`) is taken as absent and counted
+(``dates/out_of_range/listing``, ``dates/out_of_range/rss``), as are the parser's discarded
+values (``ParsedArticle.problems``, e.g. ``dates/out_of_range/published_at``).
 
 Arguments (``-a name=value``):
 
@@ -39,7 +43,7 @@ the live site serves them.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -52,8 +56,11 @@ from scrapy.http import Request, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from crawler.dates import OUT_OF_RANGE, DateResult, parse_date_checked, plausible
+from crawler.decode import decode_html
+from crawler.drops import CountedDrop
 from crawler.items import Article
-from crawler.normalize import canonical_url, parse_date
+from crawler.normalize import canonical_url
 from crawler.sites import antara_kalteng as site
 
 DEFAULT_MAX_PAGES = 50
@@ -111,44 +118,80 @@ class AntaraKaltengSpider(scrapy.Spider):
         """Articles in the feed; RSS ``<link>`` is text, which an HTML parser would lose."""
         feed = Selector(text=_text(response), type="xml")
         for item in feed.xpath("//item"):
-            href = (item.xpath("link/text()").get() or "").strip()
-            published = _rss_date(item.xpath("pubDate/text()").get())
-            if self._older_than_since(published):
-                self._count_skip("older_than_since", href)
-                continue
-            if self._newer_than_until(published):
-                self._count_skip("newer_than_until", href)
-                continue
+            yield from self._guarded("rss", response, self._rss_item, response, item)
+
+    def _rss_item(self, response: Response, item: Selector) -> Iterator[Request]:
+        href = (item.xpath("link/text()").get() or "").strip()
+        published = self._listed_date(_rss_date(item.xpath("pubDate/text()").get()), "rss")
+        if not self._skipped_by_window(published, href):
             yield from self._follow_article(response, href)
 
     def parse_listing(self, response: Response, page: int) -> Iterator[Request]:
-        """Articles on one listing page, the next page, and (on the home page) the sections."""
+        """Articles on one listing page, the next page, and (on the home page) the sections.
+
+        Each item is handled on its own (:meth:`_guarded`): one that breaks the code costs
+        that item, never the rest of the page or the next page.
+        """
         if not isinstance(response, TextResponse):
             return
         items = response.css(site.LISTING_ITEM)
         dates: list[datetime] = []
         for item in items:
-            published = parse_date(" ".join(item.css(site.ITEM_DATE).getall()))
-            href = item.css(site.ITEM_LINK).get()
-            if published is not None:
-                dates.append(published)
-            if self._older_than_since(published):
-                self._count_skip("older_than_since", href or "")
-                continue
-            if self._newer_than_until(published):
-                self._count_skip("newer_than_until", href or "")
-                continue
-            if href:
-                yield from self._follow_article(response, href)
+            yield from self._guarded("listing", response, self._listing_item, response, item, dates)
         if not items:
             # A template without the known item markup: take every article link rather
             # than nothing, and say so in the stats.
             self.crawler.stats.inc_value("antara_kalteng/listing/no_items")
             for href in response.css("a[href*='/berita/']::attr(href)").getall():
-                yield from self._follow_article(response, href)
+                yield from self._guarded("listing", response, self._follow_article, response, href)
         if self._live_url(response, response.url) == site.SITE_URL + site.HOME_PATH:
-            yield from self._follow_sections(response)
-        yield from self._follow_next_page(response, page, dates)
+            yield from self._guarded("listing", response, self._follow_sections, response)
+        yield from self._guarded("listing", response, self._follow_next_page, response, page, dates)
+
+    def _listing_item(
+        self, response: TextResponse, item: Selector, dates: list[datetime]
+    ) -> Iterator[Request]:
+        shown = " ".join(item.css(site.ITEM_DATE).getall())
+        published = self._listed_date(parse_date_checked(shown), "listing")
+        href = item.css(site.ITEM_LINK).get()
+        if published is not None:
+            dates.append(published)
+        if not self._skipped_by_window(published, href or "") and href:
+            yield from self._follow_article(response, href)
+
+    def _guarded(
+        self,
+        kind: str,
+        response: Response,
+        handle: Callable[..., Iterator[Request]],
+        *args: Any,
+    ) -> Iterator[Request]:
+        """``handle(*args)``'s requests; if it raises, none of them, and the error is logged
+        and counted (``antara_kalteng/<kind>/item_errors``) instead of ending the page."""
+        try:
+            requests = list(handle(*args))
+        except Exception:
+            # Hostile input (a link that is no URL), not a crawl failure: counted, not an error.
+            self.logger.warning("Skipped a %s item on %s", kind, response.url, exc_info=True)
+            self.crawler.stats.inc_value(f"antara_kalteng/{kind}/item_errors")
+            return
+        yield from requests
+
+    def _listed_date(self, result: DateResult, where: str) -> datetime | None:
+        """A listing's date, or None; an implausible one is counted
+        (``dates/out_of_range/<where>``) and treated as absent, so the item is still followed."""
+        if result.problem == OUT_OF_RANGE:
+            self.crawler.stats.inc_value(f"dates/out_of_range/{where}")
+        return result.value
+
+    def _skipped_by_window(self, published: datetime | None, href: str) -> bool:
+        if self._older_than_since(published):
+            self._count_skip("older_than_since", href)
+            return True
+        if self._newer_than_until(published):
+            self._count_skip("newer_than_until", href)
+            return True
+        return False
 
     def _follow_next_page(
         self, response: TextResponse, page: int, dates: list[datetime]
@@ -225,6 +268,8 @@ class AntaraKaltengSpider(scrapy.Spider):
             return
         for fallback in parsed.fallbacks:
             self.crawler.stats.inc_value(f"parser/fallback/{fallback}")
+        for problem in parsed.problems:
+            self.crawler.stats.inc_value(problem)
         article = parsed.article
         if self._outside_window(article.published_at):
             # A backfill archives its window only, whatever date the listing showed.
@@ -239,6 +284,8 @@ class AntaraKaltengSpider(scrapy.Spider):
         """Count a page that could not be had: HTTP errors as skips, the rest as errors."""
         request: Request = failure.request  # type: ignore[attr-defined]
         stats = self.crawler.stats
+        if isinstance(failure.value, CountedDrop):
+            return  # counted and logged by the middleware that dropped it (crawler.drops)
         if isinstance(failure.value, HttpError):
             status = failure.value.response.status
             if request.callback == self.parse_article:
@@ -283,23 +330,19 @@ class AntaraKaltengSpider(scrapy.Spider):
 
 
 def _text(response: Response) -> str:
-    """The page text, trusting valid UTF-8 over a declared encoding (often wrongly latin-1)."""
-    if not isinstance(response, TextResponse):
-        return response.body.decode("utf-8", errors="replace")
-    if response.encoding.lower().replace("_", "-") not in {"utf-8", "utf8"}:
-        try:
-            return response.body.decode("utf-8")
-        except UnicodeDecodeError:
-            pass
-    return response.text
+    """The page text, read by the decoder the page archive and re-parsing share
+    (:func:`crawler.decode.decode_html`): the encoding that yields valid text, whatever the
+    server declared."""
+    declared = response.encoding if isinstance(response, TextResponse) else None
+    return decode_html(response.body, declared)
 
 
-def _rss_date(text: str | None) -> datetime | None:
+def _rss_date(text: str | None) -> DateResult:
     """RSS dates are RFC 822 ("Tue, 27 Jan 2026 12:45:00 +0700"); anything else is guessed."""
     try:
-        return parsedate_to_datetime(text or "").astimezone(UTC)
+        return plausible(parsedate_to_datetime(text or ""), default_tz=site.TIMEZONE)
     except (TypeError, ValueError):
-        return parse_date(text)
+        return parse_date_checked(text, default_tz=site.TIMEZONE)
 
 
 def _parse_base_url(value: str | None) -> str | None:

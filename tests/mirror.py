@@ -8,8 +8,9 @@ serves a ``/robots.txt`` that disallows only ``/search`` so robots handling is e
 
 Failure tests need pages the fixture does not have and pages that fail for a while, and later
 issues need to know how often a path was fetched, hence :meth:`MirrorServer.add_page`,
-:meth:`MirrorServer.fail` and :meth:`MirrorServer.count`; :meth:`MirrorServer.slow_down` makes
-responses take a while (a crawl that is still running when a test interrupts it).
+:meth:`MirrorServer.fail` and :meth:`MirrorServer.count` (:meth:`MirrorServer.times`: when each
+request came, e.g. to time retries); :meth:`MirrorServer.slow_down` makes responses take a while
+(a crawl that is still running when a test interrupts it).
 
 :func:`run_crawl` runs ``scrapy crawl`` as a user would (a subprocess from the repo root) and
 reads the stats Scrapy dumps at the end of its log; tests and benches share it.
@@ -83,7 +84,9 @@ class MirrorServer:
         self.live_origin = live_origin
         self._pages: dict[str, Page] = {}
         self._failures: dict[str, tuple[int, int]] = {}
+        self._failure_headers: dict[str, dict[str, str]] = {}
         self._counts: Counter[str] = Counter()
+        self._times: dict[str, list[float]] = {}
         self._delays: dict[str, float] = {}
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
@@ -139,10 +142,14 @@ class MirrorServer:
         with self._lock:
             self._pages[path] = Page(data, status, content_type, dict(headers or {}), rewrite)
 
-    def fail(self, path: str, times: int, status: int = 500) -> None:
-        """Answer the next ``times`` requests for ``path`` with ``status``, then serve it."""
+    def fail(
+        self, path: str, times: int, status: int = 500, headers: dict[str, str] | None = None
+    ) -> None:
+        """Answer the next ``times`` requests for ``path`` with ``status`` (and ``headers``, e.g.
+        ``Retry-After``), then serve it."""
         with self._lock:
             self._failures[path] = (times, status)
+            self._failure_headers[path] = dict(headers or {})
 
     def slow_down(self, seconds: float, prefix: str = "/") -> None:
         """Wait ``seconds`` before answering requests whose path starts with ``prefix``
@@ -163,6 +170,11 @@ class MirrorServer:
         with self._lock:
             return self._counts[path]
 
+    def times(self, path: str) -> list[float]:
+        """When (``time.monotonic()``) each request for ``path`` arrived."""
+        with self._lock:
+            return list(self._times.get(path, []))
+
     @property
     def counts(self) -> dict[str, int]:
         with self._lock:
@@ -171,6 +183,7 @@ class MirrorServer:
     def reset_counts(self) -> None:
         with self._lock:
             self._counts.clear()
+            self._times.clear()
 
     # --- request handling -----------------------------------------------------------------
 
@@ -179,13 +192,15 @@ class MirrorServer:
         parts = urlsplit(raw_path)
         with self._lock:
             self._counts[raw_path] += 1
+            self._times.setdefault(raw_path, []).append(time.monotonic())
             remaining, status = self._failures.get(raw_path) or self._failures.get(
                 parts.path, (0, 0)
             )
             if remaining > 0:
                 key = raw_path if raw_path in self._failures else parts.path
                 self._failures[key] = (remaining - 1, status)
-                return Page(f"error {status}".encode(), status, rewrite=False)
+                headers = self._failure_headers.get(key, {})
+                return Page(f"error {status}".encode(), status, headers=headers, rewrite=False)
             page = self._pages.get(raw_path) or self._pages.get(parts.path)
         if page is None:
             page = self._file_page(parts.path, parts.query)

@@ -176,18 +176,29 @@ def test_python_dash_m_crawler_runs(filled: Archive) -> None:
     assert json.loads(done.stdout)["url"] == url(1)
 
 
-def test_serve_runs_in_the_foreground_until_interrupted(tmp_path: Path) -> None:
-    port = free_port()
+def serve_process(data_dir: Path, *args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k != "MONGO_URI"}
-    command = [sys.executable, "-m", "crawler", "--data-dir", str(tmp_path)]
-    with subprocess.Popen(
-        [*command, "serve", "--port", str(port)],
+    return subprocess.Popen(
+        [sys.executable, "-m", "crawler", "--data-dir", str(data_dir), "serve", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    ) as process:
+    )
+
+
+def stop_serving(process: subprocess.Popen[str]) -> str:
+    """SIGINT (Ctrl-C) ``serve``; its stderr. It exits 0."""
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    return err
+
+
+def test_serve_runs_in_the_foreground_until_interrupted(tmp_path: Path) -> None:
+    port = free_port()
+    with serve_process(tmp_path, "--port", str(port)) as process:
         try:
             assert process.stdout is not None
             uri = process.stdout.readline().strip()
@@ -198,11 +209,11 @@ def test_serve_runs_in_the_foreground_until_interrupted(tmp_path: Path) -> None:
             # A crawler or CLI started now reuses this server instead of starting a second one.
             reused = find_or_start_server(tmp_path)
             assert (reused.port, reused.owner) == (port, False)
-            process.send_signal(signal.SIGINT)
-            assert process.wait(timeout=30) == 0
+            reused.release()
+            stop_serving(process)
         finally:
             if process.poll() is None:
-                process.terminate()  # serve stops its server on SIGTERM too
+                process.terminate()  # serve releases its server on SIGTERM too
                 process.wait(timeout=30)
     assert not (tmp_path / "secantusd.json").exists()
 
@@ -210,9 +221,12 @@ def test_serve_runs_in_the_foreground_until_interrupted(tmp_path: Path) -> None:
 def test_serve_reports_a_server_already_running(tmp_path: Path) -> None:
     server = find_or_start_server(tmp_path)
     try:
-        result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "serve"])
-        assert result.exit_code == 0
-        assert result.stdout.strip() == server.uri
-        assert "already runs" in result.stderr
+        with serve_process(tmp_path) as process:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == server.uri
+            assert "already runs" in stop_serving(process)
+        # Ctrl-C on serve stops serving, not the server this test still uses.
+        assert server.alive()
     finally:
         server.release()
+    assert not server.alive()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -245,18 +246,20 @@ def test_embedded_server_that_dies_is_started_again(
     async def crawl() -> None:
         await pipeline.open_spider()
         first = pipeline._server
-        assert first is not None and first.process is not None
+        assert first is not None
+        first_pid = first.pid
         await pipeline.process_item(article(1))
         await pipeline.process_item(article(2))  # a full batch: written
-        first.process.kill()
-        await asyncio.to_thread(first.process.wait)
+        os.kill(first_pid, signal.SIGKILL)
+        while first.alive():
+            await asyncio.sleep(0.05)
         for n in range(3, 7):
             await pipeline.process_item(article(n))
         deadline = time.monotonic() + 60
         while not pipeline.stats.get_value("spool/replayed"):
             assert time.monotonic() < deadline, "no new server, or no replay"
             await asyncio.sleep(0.2)
-        assert pipeline._server is not None and pipeline._server.pid != first.pid
+        assert pipeline._server is not None and pipeline._server.pid != first_pid
         await pipeline.close_spider()
 
     asyncio.run(crawl())

@@ -31,6 +31,7 @@ def verdicts(**kwargs: Any) -> dict[str, tuple[bool, str]]:
         "pages": 10,
         "found": {"title": 10, "image_url": 10},
         "article_links": 10,
+        "listing_pages": 3,
         **kwargs,
     }
     stats = arguments.pop("stats", {"item_scraped_count": 10})
@@ -202,7 +203,7 @@ def test_layout_change_is_reported_and_alerted(
     assert stats["monitors/alert/webhook"] == "HTTP 200"
     assert "the site's layout may have changed: published_at found on 2 of 16" in run.log
     (sent,) = webhook.received
-    assert sent["json"]["text"].startswith("news_archive_crawler: antara_kalteng failed 2 of 9")
+    assert sent["json"]["text"].startswith("news_archive_crawler: antara_kalteng failed 2 of 10")
     assert "published_at found on 2 of 16 pages" in sent["json"]["text"]
     assert alert_file.read_text() == sent["json"]["text"]
 
@@ -216,10 +217,11 @@ def test_alert_message_lists_only_failures() -> None:
         pages=3,
         found={"title": 3, "image_url": 0},
         article_links=3,
+        listing_pages=1,
     )
     message = alert_message("bot", "s", results)
     assert message.splitlines() == [
-        "bot: s failed 1 of 6 monitors",
+        "bot: s failed 1 of 7 monitors",
         "- coverage/image_url: the site's layout may have changed: image_url found on 0 of 3 "
         "pages (at least 80% expected)",
     ]

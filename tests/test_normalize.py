@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from crawler.decode import decode_html
 from crawler.items import Article
 from crawler.normalize import (
     boilerplate_kind,
     canonical_url,
     clean_text,
     content_hash,
-    decode_html,
     distinct,
     iso_utc,
     normalize_article,

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -197,8 +198,11 @@ def test_an_error_response_keeps_the_stored_body() -> None:
     assert set(fields) == {"source", "last_status", "last_fetched_at"}
 
 
-def test_unreachable_database_costs_the_page_not_the_crawl() -> None:
-    settings = {"MONGO_URI": "mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=200"}
+def test_unreachable_database_costs_the_page_not_the_crawl(tmp_path: Path) -> None:
+    settings = {
+        "MONGO_URI": "mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=200",
+        "DATA_DIR": str(tmp_path),
+    }
     crawler = get_crawler(AntaraKaltengSpider, settings_dict=settings)
     crawler.spider = crawler._create_spider()
     middleware = PageArchiveMiddleware.from_crawler(crawler)
@@ -212,7 +216,9 @@ def test_unreachable_database_costs_the_page_not_the_crawl() -> None:
 
     asyncio.run(twice())
     assert crawler.stats is not None
-    assert crawler.stats.get_value("pages/errors") == 2
+    # Not lost: spooled for the next run (issue 7, point 11; see tests/test_fault_page_archive).
+    assert crawler.stats.get_value("pages/spooled") == 2
+    assert crawler.stats.get_value("pages/errors") is None
 
 
 def test_disabled_by_setting() -> None:

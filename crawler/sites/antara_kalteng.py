@@ -13,27 +13,28 @@ forbidden: whoever runs this against the live site needs that permission.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any, ClassVar
 
 from lxml import etree
 from parsel import Selector
 
-from crawler.extract import ParsedArticle, apply_fallbacks, jsonld_article
+from crawler.dates import OUT_OF_RANGE, parse_date_checked
+from crawler.extract import ParsedArticle, apply_fallbacks, jsonld_article, make_encodable
 from crawler.html_text import element_blocks
+from crawler.html_tree import parse_html
 from crawler.items import Article
 from crawler.normalize import (
     boilerplate_kind,
     canonical_url,
-    clean_optional,
-    clean_text,
     distinct,
     join_paragraphs,
     parse_byline,
-    parse_date,
     split_caption,
     split_dateline,
     split_names,
 )
+from crawler.text import clean_optional, clean_text
 
 SOURCE = "antara_kalteng"
 SITE_URL = "https://kalteng.antaranews.com"
@@ -211,10 +212,12 @@ def parse_article(html: str, url: str) -> ParsedArticle:
     """Parse one article page of kalteng.antaranews.com; ``url`` is the page's live URL.
 
     Pure: no network, no Scrapy. Values are cleaned here; ``normalize_article`` (run by the
-    normalisation pipeline) enforces the schema's invariants on top.
+    normalisation pipeline) enforces the schema's invariants on top. A date outside the
+    plausible window is left out (``published_at`` None, the raw text kept) and reported in
+    ``problems``.
     """
     url = canonical_url(url)
-    selector = Selector(text=html or "<html></html>")
+    selector = Selector(root=parse_html(html or ""))
     template_class: type[OldTemplate] = next(
         (t for t in TEMPLATES if t.root(selector.root)), NoTemplate
     )
@@ -248,11 +251,22 @@ def parse_article(html: str, url: str) -> ParsedArticle:
         image_caption=caption,
         image_credit=credit,
     )
-    modified_raw = page.modified_at_raw()
-    article.modified_at = parse_date(modified_raw, default_tz=TIMEZONE) if modified_raw else None
+    problems: list[str] = []
+    article.modified_at = _date(page.modified_at_raw(), "modified_at", problems)
 
-    fallbacks = apply_fallbacks(article, selector, url, unlocated=page.unlocated())
+    fallbacks = apply_fallbacks(
+        article, selector, url, unlocated=page.unlocated(), problems=problems
+    )
     if template_class is NoTemplate:
         fallbacks.append("none/template")
-    article.published_at = parse_date(article.published_at_raw, default_tz=TIMEZONE)
-    return ParsedArticle(article=article, fallbacks=fallbacks)
+    article.published_at = _date(article.published_at_raw, "published_at", problems)
+    make_encodable(article)
+    return ParsedArticle(article=article, fallbacks=fallbacks, problems=problems)
+
+
+def _date(raw: str | None, name: str, problems: list[str]) -> datetime | None:
+    """The page's date ``raw`` in UTC; None, and a problem, if it is out of range."""
+    result = parse_date_checked(raw, default_tz=TIMEZONE)
+    if result.problem == OUT_OF_RANGE:
+        problems.append(f"dates/out_of_range/{name}")
+    return result.value

@@ -1,0 +1,1 @@
+"""Project ``scrapy`` commands (``COMMANDS_MODULE``); each module is one command, named after it."""
