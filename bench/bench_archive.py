@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pymongo.database import Database
 from scrapy.utils.test import get_crawler
 
-from crawler.archive import ARTICLES, archive_batch, connect, ensure_indexes
+from crawler.archive.server import find_or_start_server
+from crawler.archive.store import ARTICLES, archive_batch, connect, ensure_indexes
 from crawler.items import Article
-from crawler.mongo_server import find_or_start_server
 from pipelines.archive import MongoArchivePipeline
 
 DB = Database[dict[str, Any]]

@@ -115,7 +115,7 @@ def crawl_mirror(extra_articles: int, data_dir: Path) -> tuple[CrawlRun, int]:
 
 
 def drop_database(uri: str, name: str) -> None:
-    from crawler.archive import connect
+    from crawler.archive.store import connect
 
     db = connect(uri, name)
     db.client.drop_database(name)

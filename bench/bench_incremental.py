@@ -30,8 +30,8 @@ for path in (REPO_DIR, REPO_DIR / "bench"):
 
 from bench_crawl import add_synthetic_articles  # noqa: E402
 
-from crawler.archive import connect  # noqa: E402
-from crawler.mongo_server import find_or_start_server  # noqa: E402
+from crawler.archive.server import find_or_start_server  # noqa: E402
+from crawler.archive.store import connect  # noqa: E402
 from tests.mirror import CrawlRun, MirrorServer, run_crawl  # noqa: E402
 
 FAST = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0"]

@@ -63,7 +63,7 @@ def load_our_parser() -> Callable[[str, str], str | None]:
     """Return ``html, url -> body`` running our parser and normaliser, or exit explaining why."""
     sys.path.insert(0, str(REPO_ROOT))
     try:
-        from crawler.normalize import normalize_article
+        from crawler.extract.normalize import normalize_article
         from crawler.sites.antara_kalteng import parse_article
     except ImportError as exc:
         sys.exit(f"bench_parser: cannot import our parser or normaliser ({exc}).")

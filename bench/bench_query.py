@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 from pymongo.database import Database  # noqa: E402
 
-from crawler.archive import ARTICLES, connect, ensure_indexes  # noqa: E402
-from crawler.mongo_server import find_or_start_server  # noqa: E402
-from crawler.query import Archive  # noqa: E402
+from crawler.archive.query import Archive  # noqa: E402
+from crawler.archive.server import find_or_start_server  # noqa: E402
+from crawler.archive.store import ARTICLES, connect, ensure_indexes  # noqa: E402
 
 SOURCES = ("antara_kalteng", "antara_kalsel", "antara_kaltim")
 TAGS = ("kalteng", "banjir", "pemilu", "ekonomi", "kesehatan", "pendidikan", "olahraga", "hukum")

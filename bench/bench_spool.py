@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_archive import records, scratch_db
 
-from crawler.mongo_server import find_or_start_server
-from crawler.spool import Spool
+from crawler.archive.server import find_or_start_server
+from crawler.archive.spool import Spool
 
 
 def main() -> None:

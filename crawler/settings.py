@@ -34,7 +34,7 @@ RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 #: Responses whose ``Retry-After`` (seconds or HTTP-date) is honoured: the retry waits that
-#: long and the host is paused meanwhile (crawler.retry_after.RetryAfterMiddleware).
+#: long and the host is paused meanwhile (crawler.components.retry_after.RetryAfterMiddleware).
 RETRY_AFTER_HTTP_CODES = [429, 503]
 #: A longer ``Retry-After`` gives the request up at once (a counted HTTP error), not hammered.
 RETRY_AFTER_MAX_SECONDS = 300
@@ -67,7 +67,7 @@ ARCHIVE_BATCH_SIZE = 200
 ARCHIVE_FLUSH_SECONDS = 2.0
 
 # --- Incremental crawling / page archive (issue 3) -------------------------------------------
-#: Skip downloading articles already archived (crawler.incremental.ArchiveAwareMiddleware).
+#: Skip downloading articles already archived (crawler.components.incremental).
 INCREMENTAL_ENABLED = True
 #: Archived articles published less than this many hours ago are still re-fetched (0: never).
 REFRESH_WITHIN_HOURS = 24
@@ -75,31 +75,31 @@ REFRESH_WITHIN_HOURS = 24
 STOP_AFTER_KNOWN_PAGES = 1
 #: Article links that answered 404/410 within this many hours are not requested again.
 INCREMENTAL_GONE_RECHECK_HOURS = 24
-#: Keep each downloaded article page, gzip-compressed, in ``pages`` (crawler.pages).
+#: Keep each downloaded article page, gzip-compressed, in ``pages`` (components.page_archive).
 PAGE_ARCHIVE_ENABLED = True
 #: Pages per bulk write to ``pages``.
 PAGE_ARCHIVE_BATCH_SIZE = 100
 SPIDER_MIDDLEWARES = {
-    "crawler.incremental.ArchiveAwareMiddleware": 950,
+    "crawler.components.incremental.ArchiveAwareMiddleware": 950,
 }
 DOWNLOADER_MIDDLEWARES = {
     # After retries and decompression (lower numbers see responses later).
-    "crawler.pages.PageArchiveMiddleware": 540,
+    "crawler.components.page_archive.PageArchiveMiddleware": 540,
     # Drop-in replacements for Scrapy's own, at their places (issue 7, points 6 and 9):
     # every request obeys robots.txt, honours Retry-After, and a redirect that leads nowhere
-    # is a counted failure (crawler.robots, crawler.retry_after, crawler.redirects).
+    # is a counted failure (crawler.components: robots, retry_after, redirects).
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "crawler.robots.SharedRobotsTxtMiddleware": 100,
+    "crawler.components.robots.SharedRobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    "crawler.retry_after.RetryAfterMiddleware": 550,
+    "crawler.components.retry_after.RetryAfterMiddleware": 550,
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
-    "crawler.redirects.AccountedMetaRefreshMiddleware": 580,
+    "crawler.components.redirects.AccountedMetaRefreshMiddleware": 580,
     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
-    "crawler.redirects.AccountedRedirectMiddleware": 600,
+    "crawler.components.redirects.AccountedRedirectMiddleware": 600,
 }
 #: JOBDIR resume that survives a killed crawl: after an unclean stop the crawl is rebuilt
-#: from the archive instead of trusting requests.seen (crawler.jobdir, issue 7 point 3).
-DUPEFILTER_CLASS = "crawler.jobdir.ResumableDupeFilter"
+#: from the archive instead of trusting requests.seen (crawler.components.jobdir, issue 7 point 3).
+DUPEFILTER_CLASS = "crawler.components.jobdir.ResumableDupeFilter"
 # --- end of issue 3 incremental / page archive block -----------------------------------------
 
 # --- Scheduled runs, spool, monitors (issue 3) ------------------------------------------------
@@ -107,10 +107,10 @@ DUPEFILTER_CLASS = "crawler.jobdir.ResumableDupeFilter"
 #: pipeline checks every this many seconds whether the database is back (then replays).
 ARCHIVE_RETRY_SECONDS = 10.0
 EXTENSIONS = {
-    "crawler.monitors.RunMonitors": 500,
-    "crawler.stats_dump.StatsDump": 900,
+    "crawler.components.monitors.RunMonitors": 500,
+    "crawler.components.stats_dump.StatsDump": 900,
 }
-#: Run the monitors (crawler.monitors) when the spider closes.
+#: Run the monitors (crawler.components.monitors) when the spider closes.
 MONITORS_ENABLED = True
 #: Least share of parsed article pages on which each field must be found.
 MONITOR_MIN_COVERAGE = {
@@ -171,5 +171,5 @@ LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 # --- Secret overrides from the cron runner (issue 7) ----------------------------------------
 #: ``python -m crawler run`` hands secret-looking ``-s`` overrides (passwords, tokens) to the
 #: crawl in this environment variable, a JSON object, not on its command line where ``ps``
-#: shows them to every user (crawler.runner). MONGO_URI and the alert hooks use their own.
+#: shows them to every user (crawler.ops.runner). MONGO_URI and the alert hooks use their own.
 globals().update(json.loads(os.environ.get("CRAWLER_SECRET_SETTINGS") or "{}"))

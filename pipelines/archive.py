@@ -17,16 +17,16 @@ from pymongo.database import Database
 from pymongo.errors import ConnectionFailure
 from scrapy.exceptions import DropItem
 
-from crawler.archive import (
+from crawler.archive.location import location_from_settings
+from crawler.archive.server import EmbeddedServer, ping, resolve_mongo_uri
+from crawler.archive.spool import ReplayResult, Spool
+from crawler.archive.store import (
     archive_batch,
     connect,
     ensure_indexes,
-    location_from_settings,
     make_encodable,
     storage_problem,
 )
-from crawler.mongo_server import EmbeddedServer, ping, resolve_mongo_uri
-from crawler.spool import ReplayResult, Spool
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -39,8 +39,8 @@ PING_TIMEOUT_MS = 2000
 
 
 class MongoArchivePipeline:
-    """Archive every item in MongoDB (see :mod:`crawler.archive` for the versioning rules);
-    spool it to disk while the database is unreachable (see :mod:`crawler.spool`).
+    """Archive every item in MongoDB (see :mod:`crawler.archive.store` for the versioning rules);
+    spool it to disk while the database is unreachable (see :mod:`crawler.archive.spool`).
 
     Settings (read once):
 

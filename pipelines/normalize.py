@@ -1,4 +1,7 @@
-"""NormalizePipeline: every item leaves in the archive's normal form (see crawler.normalize)."""
+"""NormalizePipeline: every item leaves in the archive's normal form.
+
+The rules are in :mod:`crawler.extract.normalize`.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +14,8 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
+from crawler.extract.normalize import normalize_article
 from crawler.items import Article
-from crawler.normalize import normalize_article
 
 logger = logging.getLogger(__name__)
 _ARTICLE_FIELDS = {f.name for f in fields(Article)}
@@ -24,7 +27,7 @@ class NormalizePipeline:
     Settings: ``NORMALIZE_DEFAULT_TIMEZONE`` (default ``Asia/Jakarta``): zone for page times
     that carry no zone of their own.
     Stats: ``normalize/items``, ``normalize/errors``, and ``dates/out_of_range/<field>`` for a
-    ``published_at``/``modified_at`` outside the plausible window (crawler.dates), which is
+    ``published_at``/``modified_at`` outside the plausible window (crawler.extract.dates), which is
     then cleared (validation drops a record left without ``published_at``).
     """
 

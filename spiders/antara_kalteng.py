@@ -6,7 +6,8 @@ whatever form) and the sections in the home page's nav menu; each article page g
 other hosts, missing pages) are counted as ``antara_kalteng/skipped/<reason>`` so a crawl
 report shows why a link gave no article. A listing or feed item that breaks its callback costs
 that item only (``antara_kalteng/listing/item_errors``, ``antara_kalteng/rss/item_errors``); a
-listed date outside the plausible window (:mod:`crawler.dates`) is taken as absent and counted
+listed date outside the plausible window (:mod:`crawler.extract.dates`) is taken as absent and
+counted
 (``dates/out_of_range/listing``, ``dates/out_of_range/rss``), as are the parser's discarded
 values (``ParsedArticle.problems``, e.g. ``dates/out_of_range/published_at``).
 
@@ -29,7 +30,7 @@ Arguments (``-a name=value``):
     skips downloading articles already archived; add ``refresh=1`` to re-fetch them too).
 ``refresh``
     ``1`` re-fetches every article even if archived, and walks listings past archived pages
-    (see :mod:`crawler.incremental`).
+    (see :mod:`crawler.components.incremental`).
 ``render_js``
     ``1`` renders listing pages in headless Chromium (scrapy-playwright); articles are not.
 
@@ -56,11 +57,11 @@ from scrapy.http import Request, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from crawler.dates import OUT_OF_RANGE, DateResult, parse_date_checked, plausible
-from crawler.decode import decode_html
-from crawler.drops import CountedDrop
+from crawler.components.drops import CountedDrop
+from crawler.extract.dates import OUT_OF_RANGE, DateResult, parse_date_checked, plausible
+from crawler.extract.decode import decode_html
+from crawler.extract.normalize import canonical_url
 from crawler.items import Article
-from crawler.normalize import canonical_url
 from crawler.sites import antara_kalteng as site
 
 DEFAULT_MAX_PAGES = 50
@@ -285,7 +286,7 @@ class AntaraKaltengSpider(scrapy.Spider):
         request: Request = failure.request  # type: ignore[attr-defined]
         stats = self.crawler.stats
         if isinstance(failure.value, CountedDrop):
-            return  # counted and logged by the middleware that dropped it (crawler.drops)
+            return  # counted and logged by the middleware that dropped it (components.drops)
         if isinstance(failure.value, HttpError):
             status = failure.value.response.status
             if request.callback == self.parse_article:
@@ -331,7 +332,7 @@ class AntaraKaltengSpider(scrapy.Spider):
 
 def _text(response: Response) -> str:
     """The page text, read by the decoder the page archive and re-parsing share
-    (:func:`crawler.decode.decode_html`): the encoding that yields valid text, whatever the
+    (:func:`crawler.extract.decode.decode_html`): the encoding that yields valid text, whatever the
     server declared."""
     declared = response.encoding if isinstance(response, TextResponse) else None
     return decode_html(response.body, declared)

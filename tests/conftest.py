@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from pymongo.database import Database
 
-from crawler.archive import connect
-from crawler.mongo_server import find_or_start_server
+from crawler.archive.server import find_or_start_server
+from crawler.archive.store import connect
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from crawler.normalize import iso_utc, normalize_article
+from crawler.extract.normalize import iso_utc, normalize_article
 from crawler.sites import SITES
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -10,7 +10,7 @@ from unittest import mock
 from pymongo.collection import Collection
 from pymongo.database import Database
 
-from crawler.archive import (
+from crawler.archive.store import (
     ARTICLE_VERSIONS,
     ARTICLES,
     ArchiveResult,

@@ -12,9 +12,9 @@ from typing import Any
 from pymongo.database import Database
 from scrapy.utils.test import get_crawler
 
-from crawler.archive import ARTICLES
+from crawler.archive.spool import decode
+from crawler.archive.store import ARTICLES
 from crawler.items import Article
-from crawler.spool import decode
 from pipelines.archive import MongoArchivePipeline
 from tests.mirror import free_port
 

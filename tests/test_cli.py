@@ -16,10 +16,10 @@ from click.testing import CliRunner, Result
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from crawler.archive import archive_batch, ensure_indexes
-from crawler.cli import cli
-from crawler.mongo_server import find_or_start_server
-from crawler.query import Archive
+from crawler.archive.query import Archive
+from crawler.archive.server import find_or_start_server
+from crawler.archive.store import archive_batch, ensure_indexes
+from crawler.cli.main import cli
 from tests.mirror import free_port
 from tests.test_query import BASE, record, url
 

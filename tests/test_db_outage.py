@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 from scrapy.utils.test import get_crawler
 
-from crawler.archive import ARTICLE_VERSIONS, ARTICLES, connect
+from crawler.archive.server import find_or_start_server, ping
+from crawler.archive.spool import Spool
+from crawler.archive.store import ARTICLE_VERSIONS, ARTICLES, connect
 from crawler.items import Article
-from crawler.mongo_server import find_or_start_server, ping
-from crawler.spool import Spool
 from pipelines.archive import MongoArchivePipeline
 from tests.mirror import EXPECTED_URLS, MirrorServer, free_port, run_crawl
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from crawler.archive import connect
-from crawler.mongo_server import find_or_start_server
+from crawler.archive.server import find_or_start_server
+from crawler.archive.store import connect
 from tests.mirror import (
     EXPECTED_URLS,
     FAST_SETTINGS,

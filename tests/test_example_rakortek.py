@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from crawler.normalize import iso_utc, normalize_article
+from crawler.extract.normalize import iso_utc, normalize_article
 from crawler.sites.antara_kalteng import parse_article
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "antara-kalteng-rakortek-2019.txt"

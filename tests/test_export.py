@@ -13,9 +13,8 @@ from typing import Any
 import pytest
 from pymongo.database import Database
 
-from crawler import export
-from crawler.archive import archive_batch, ensure_indexes
-from crawler.export import (
+from crawler.archive import export
+from crawler.archive.export import (
     RECORD_FIELDS,
     iso_utc,
     join_list,
@@ -23,7 +22,8 @@ from crawler.export import (
     to_jsonable,
     write_records,
 )
-from crawler.query import Archive
+from crawler.archive.query import Archive
+from crawler.archive.store import archive_batch, ensure_indexes
 from tests.test_query import T0, record, url
 
 

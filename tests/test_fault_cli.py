@@ -22,9 +22,9 @@ import pytest
 from click.testing import CliRunner
 from pymongo.database import Database
 
-from crawler.archive import archive_batch, connect, ensure_indexes
-from crawler.cli import cli
-from crawler.query import Archive
+from crawler.archive.query import Archive
+from crawler.archive.store import archive_batch, connect, ensure_indexes
+from crawler.cli.main import cli
 from tests.test_query import record, url
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -236,8 +236,8 @@ def test_api_long_searches_are_exact(seeded: Database[dict[str, Any]]) -> None:
 def test_server_patterns_fit_secantus_regex_cap() -> None:
     """The prefix sent to the server always fits SecantusDB's real cap (read from its code)."""
     secantus_query = pytest.importorskip("secantus.query")
-    from crawler.query_filter import MAX_TEXT_LENGTH
-    from crawler.text_match import SERVER_PATTERN_LIMIT, LiteralMatch
+    from crawler.archive.query_filter import MAX_TEXT_LENGTH
+    from crawler.archive.text_match import SERVER_PATTERN_LIMIT, LiteralMatch
 
     assert secantus_query._MAX_REGEX_PATTERN_LEN == SERVER_PATTERN_LIMIT
     for text in ["o" * MAX_TEXT_LENGTH, HEADLINE, "ö ." * 300]:

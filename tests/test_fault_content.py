@@ -20,14 +20,14 @@ from scrapy.exceptions import DropItem
 from scrapy.http import HtmlResponse, TextResponse, XmlResponse
 from scrapy.utils.test import get_crawler
 
-from crawler.archive import archive_batch, ensure_indexes
-from crawler.extract import ParsedArticle, jsonld_article
-from crawler.html_text import element_blocks
+from crawler.archive.page_store import page_fields, page_html
+from crawler.archive.query import Archive
+from crawler.archive.report import collect, render
+from crawler.archive.store import archive_batch, ensure_indexes
+from crawler.extract.html_text import element_blocks
+from crawler.extract.layers import ParsedArticle, jsonld_article
+from crawler.extract.normalize import clean_text, normalize_article, parse_date
 from crawler.items import Article
-from crawler.normalize import clean_text, normalize_article, parse_date
-from crawler.pages import page_fields, page_html
-from crawler.query import Archive
-from crawler.report import collect, render
 from crawler.sites.antara_kalteng import parse_article
 from pipelines.normalize import NormalizePipeline
 from pipelines.validate import ValidatePipeline
@@ -156,13 +156,13 @@ def test_dates_outside_the_window_are_absent(text: str) -> None:
 
 @pytest.mark.parametrize("text", ["Senin, 1 Januari 0001 00:00 WIB", "1 Januari 10000"])
 def test_dates_outside_the_window_say_so(text: str) -> None:
-    from crawler.dates import OUT_OF_RANGE, DateResult, parse_date_checked
+    from crawler.extract.dates import OUT_OF_RANGE, DateResult, parse_date_checked
 
     assert parse_date_checked(text, now=NOW) == DateResult(None, OUT_OF_RANGE)
 
 
 def test_window_edges_are_kept() -> None:
-    from crawler.dates import EARLIEST_DATE, FUTURE_TOLERANCE, parse_date_checked
+    from crawler.extract.dates import EARLIEST_DATE, FUTURE_TOLERANCE, parse_date_checked
 
     assert datetime(1990, 1, 1, tzinfo=UTC) == EARLIEST_DATE
     assert parse_date("1 Januari 1990 07:00 WIB", now=NOW) == EARLIEST_DATE
@@ -276,7 +276,7 @@ def test_a_real_body_found_by_the_generic_extractor_is_kept() -> None:
 
 
 def test_cp1252_declared_utf8_decodes_without_replacement_characters() -> None:
-    from crawler.decode import decode_html
+    from crawler.extract.decode import decode_html
 
     body = (HOSTILE_DIR / "article_cp1252_declared_utf8.html").read_bytes()
     text = decode_html(body, "utf-8")
@@ -285,7 +285,7 @@ def test_cp1252_declared_utf8_decodes_without_replacement_characters() -> None:
 
 
 def test_utf8_declared_latin1_with_a_stray_byte_is_read_as_utf8() -> None:
-    from crawler.decode import decode_html
+    from crawler.extract.decode import decode_html
 
     body = (HOSTILE_DIR / "article_utf8_declared_latin1.html").read_bytes()
     text = decode_html(body, "iso-8859-1")
@@ -302,7 +302,7 @@ def test_utf8_declared_latin1_with_a_stray_byte_is_read_as_utf8() -> None:
     ],
 )
 def test_spider_and_page_archive_decode_alike(name: str, declared: str) -> None:
-    from crawler.decode import decode_html
+    from crawler.extract.decode import decode_html
 
     body = (HOSTILE_DIR / name).read_bytes()
     fields = page_fields(

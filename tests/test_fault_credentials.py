@@ -20,9 +20,9 @@ import pytest
 from pymongo.database import Database
 from pymongo.errors import OperationFailure
 
-from crawler.archive import connect
-from crawler.run_record import CRAWL_RUNS, PENDING_DIR, build_record, store_record
-from crawler.spool import encode
+from crawler.archive.spool import encode
+from crawler.archive.store import connect
+from crawler.ops.run_record import CRAWL_RUNS, PENDING_DIR, build_record, store_record
 from tests.mirror import FAST_SETTINGS, REPO_DIR, MirrorServer, free_port
 
 Doc = dict[str, Any]
@@ -42,7 +42,7 @@ def secrets_in(text: str) -> list[str]:
 
 
 def test_redaction_rules() -> None:
-    from crawler.redaction import redact_setting, redact_text, redact_uri, redact_webhook
+    from crawler.archive.redaction import redact_setting, redact_text, redact_uri, redact_webhook
 
     assert (
         redact_uri("mongodb://user:pa%40ss@db1:27017,db2/x?authSource=admin")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from crawler.archive import connect
+from crawler.archive.store import connect
 from tests.hostile_corpus import HOSTILE_DIR
 from tests.mirror import (
     EXPECTED_URLS,

@@ -24,8 +24,8 @@ from scrapy import Request
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
-from crawler.archive import connect
-from crawler.pages import PageArchiveMiddleware, page_fields
+from crawler.archive.store import connect
+from crawler.components.page_archive import PageArchiveMiddleware, page_fields
 from spiders.antara_kalteng import AntaraKaltengSpider
 from tests.mirror import EXPECTED_URLS, LIVE_ORIGIN, MirrorServer, free_port, run_crawl
 from tests.test_db_outage import Secantus, uri_for
@@ -95,7 +95,7 @@ def test_pages_wait_in_the_spool_while_the_database_is_down(
 
 
 def test_a_replayed_page_never_replaces_a_newer_fetch(mongo_db: Database[Doc]) -> None:
-    from crawler.page_store import ensure_page_indexes, replay_pages, store_pages
+    from crawler.archive.page_store import ensure_page_indexes, replay_pages, store_pages
 
     ensure_page_indexes(mongo_db)
     url = f"{LIVE_ORIGIN}/berita/7/judul"

@@ -24,7 +24,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from crawler.archive import connect
+from crawler.archive.store import connect
 from tests.mirror import (
     EXPECTED_URLS,
     LIVE_ORIGIN,
@@ -166,7 +166,9 @@ def test_every_article_link_is_accounted_for(crawl: Crawl) -> None:
     ],
 )
 def test_retry_after_values(value: str | bytes | None, seconds: float | None) -> None:
-    from crawler.retry_after import retry_after_seconds  # here: the module is new in issue 7
+    from crawler.components.retry_after import (
+        retry_after_seconds,  # here: the module is new in issue 7
+    )
 
     now = datetime(2015, 10, 21, 7, 27, 30, tzinfo=UTC)
     assert retry_after_seconds(value, now) == seconds

@@ -30,9 +30,9 @@ from scrapy import Request
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
-from crawler.archive import connect
-from crawler.incremental import ArchiveAwareMiddleware, Lookup
-from crawler.monitors import MonitorConfig, evaluate
+from crawler.archive.store import connect
+from crawler.components.incremental import ArchiveAwareMiddleware, Lookup
+from crawler.components.monitors import MonitorConfig, evaluate
 from spiders.antara_kalteng import AntaraKaltengSpider
 from tests.mirror import (
     EXPECTED_URLS,
@@ -170,7 +170,7 @@ def test_sigkilled_crawl_is_rebuilt_on_resume(mongo_uri: str, tmp_path: Path) ->
             f"requests, finish reason {stats.get('finish_reason')!r}, {len(docs)} of "
             f"{len(expected)} articles archived, {stats.get('monitors/failed')} monitors failed)"
         )
-        from crawler.jobdir import RUNNING_MARKER  # here, so this test runs on main too
+        from crawler.components.jobdir import RUNNING_MARKER  # here, so this test runs on main too
 
         assert RUNNING_MARKER in left_by_the_killed_run
         assert stats.get("jobdir/unclean_resume") == 1
@@ -259,7 +259,7 @@ def test_min_listing_pages_zero_turns_the_check_off() -> None:
 
 
 def make_filter(jobdir: Path) -> tuple[Any, dict[str, Any]]:
-    from crawler.jobdir import ResumableDupeFilter
+    from crawler.components.jobdir import ResumableDupeFilter
 
     crawler = get_crawler(AntaraKaltengSpider, settings_dict={"JOBDIR": str(jobdir)})
     dupefilter = ResumableDupeFilter.from_crawler(crawler)
@@ -268,7 +268,7 @@ def make_filter(jobdir: Path) -> tuple[Any, dict[str, Any]]:
 
 
 def test_an_unclean_stop_discards_the_seen_requests(tmp_path: Path) -> None:
-    from crawler.jobdir import RUNNING_MARKER
+    from crawler.components.jobdir import RUNNING_MARKER
 
     request = Request("https://kalteng.antaranews.com/berita/1/a")
     first, _ = make_filter(tmp_path)
@@ -293,7 +293,7 @@ def test_an_unclean_stop_discards_the_seen_requests(tmp_path: Path) -> None:
 
 
 def test_a_jobdir_in_use_is_refused(tmp_path: Path) -> None:
-    from crawler.jobdir import RUNNING_MARKER, JobdirInUse
+    from crawler.components.jobdir import RUNNING_MARKER, JobdirInUse
 
     running, _ = make_filter(tmp_path)
     try:
@@ -337,7 +337,7 @@ def test_links_a_stopped_run_already_requested_are_not_counted_again() -> None:
     """A clean resume re-reads listings whose links the stopped run requested: the dupefilter
     drops them, and they are not this run's to account for (main failed item_count on a
     SIGTERM resume: "13 item(s) from 16 article link(s) requested")."""
-    from crawler.monitors import RunMonitors
+    from crawler.components.monitors import RunMonitors
 
     crawler = get_crawler(AntaraKaltengSpider)
     spider = crawler._create_spider()

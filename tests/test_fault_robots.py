@@ -4,7 +4,7 @@ Scrapy 2.19.0's ``RobotsTxtMiddleware`` lets every request that arrives while ro
 still downloading await one shared Deferred; awaiting a Deferred as a Future consumes its
 result, so the first waiter gets the rules and the others get ``None``, i.e. no rules at all.
 A crawl's start requests all arrive at once, so with ``Disallow: /`` three of the five were
-fetched. ``crawler.robots.SharedRobotsTxtMiddleware`` replaces it.
+fetched. ``crawler.components.robots.SharedRobotsTxtMiddleware`` replaces it.
 
 Real ``scrapy crawl`` subprocesses against the mirror, whose robots.txt is overridden.
 """
@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from crawler.archive import connect
+from crawler.archive.store import connect
 from tests.mirror import EXPECTED_URLS, CrawlRun, MirrorServer, mirror_crawl_args, run_crawl
 
 #: The feed, the home page and the three listings of ``LISTING_PATHS``.

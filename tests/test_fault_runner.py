@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from pymongo.database import Database
 
-from crawler.run_record import CRAWL_RUNS
+from crawler.ops.run_record import CRAWL_RUNS
 from tests.mirror import EXPECTED_URLS, FAST_SETTINGS, REPO_DIR, MirrorServer, free_port
 
 Doc = dict[str, Any]

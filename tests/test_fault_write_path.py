@@ -24,10 +24,10 @@ from pymongo.database import Database
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
-from crawler.archive import ARTICLES, archive_batch, ensure_indexes
+from crawler.archive.spool import Spool, encode
+from crawler.archive.store import ARTICLES, archive_batch, ensure_indexes
+from crawler.components.monitors import MonitorConfig, MonitorResult, evaluate
 from crawler.items import Article
-from crawler.monitors import MonitorConfig, MonitorResult, evaluate
-from crawler.spool import Spool, encode
 from pipelines.archive import MongoArchivePipeline
 from tests.mirror import EXPECTED_URLS, MirrorServer, free_port, mirror_crawl_args, run_crawl
 

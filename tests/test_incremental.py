@@ -18,8 +18,8 @@ from scrapy import Request
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
-from crawler.archive import connect
-from crawler.incremental import ArchiveAwareMiddleware, Lookup
+from crawler.archive.store import connect
+from crawler.components.incremental import ArchiveAwareMiddleware, Lookup
 from spiders.antara_kalteng import AntaraKaltengSpider
 from tests.mirror import (
     EXPECTED_URLS,

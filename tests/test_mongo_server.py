@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from crawler.mongo_server import (
+from crawler.archive.server import (
     LOG_FILE,
     STATE_FILE,
     EmbeddedServerError,
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESOLVE_SCRIPT = textwrap.dedent(
     """
     import json, sys, time
-    from crawler.mongo_server import resolve_mongo_uri
+    from crawler.archive.server import resolve_mongo_uri
     uri, server = resolve_mongo_uri(None, sys.argv[1])
     print(json.dumps({"uri": uri, "pid": server.pid, "owner": server.owner}), flush=True)
     time.sleep(float(sys.argv[2]))

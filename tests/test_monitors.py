@@ -1,4 +1,4 @@
-"""crawler.monitors and crawler.alerts: verdicts, hooks, and a crawl of a site whose layout changed."""
+"""crawler.components.monitors and crawler.ops.alerts: verdicts, hooks, and a crawl of a site whose layout changed."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from scrapy.settings import Settings
 
-from crawler.alerts import post_webhook, send_alert
-from crawler.archive import connect
-from crawler.monitors import MonitorConfig, alert_message, evaluate
-from crawler.stats_dump import load_stats
+from crawler.archive.store import connect
+from crawler.components.monitors import MonitorConfig, alert_message, evaluate
+from crawler.ops.alerts import post_webhook, send_alert
+from crawler.ops.stats_handoff import load_stats
 from tests.mirror import EXPECTED_URLS, LIVE_ORIGIN, SITE_DIR, MirrorServer, run_crawl
 
 CONFIG = MonitorConfig(min_coverage={"title": 0.99, "image_url": 0.8}, coverage_min_pages=3)

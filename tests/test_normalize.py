@@ -1,4 +1,4 @@
-"""Unit tests of the shared normalisers (crawler.normalize)."""
+"""Unit tests of the shared normalisers (crawler.extract.normalize)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from crawler.decode import decode_html
-from crawler.items import Article
-from crawler.normalize import (
+from crawler.extract.decode import decode_html
+from crawler.extract.normalize import (
     boilerplate_kind,
     canonical_url,
     clean_text,
@@ -23,6 +22,7 @@ from crawler.normalize import (
     split_names,
     word_count,
 )
+from crawler.items import Article
 
 NOW = datetime(2026, 1, 27, 6, 10, tzinfo=UTC)  # 13:10 WIB
 

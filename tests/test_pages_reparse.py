@@ -26,9 +26,10 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
-from crawler.archive import connect
-from crawler.pages import PageArchiveMiddleware, page_fields, page_html
-from crawler.reparse import reparse_pages
+from crawler.archive.page_store import page_fields, page_html
+from crawler.archive.reparse import reparse_pages
+from crawler.archive.store import connect
+from crawler.components.page_archive import PageArchiveMiddleware
 from spiders.antara_kalteng import AntaraKaltengSpider
 from tests.mirror import (
     EXPECTED_URLS,

@@ -8,9 +8,9 @@ import pytest
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
-from crawler.decode import decode_html
+from crawler.extract.decode import decode_html
+from crawler.extract.normalize import normalize_article
 from crawler.items import Article
-from crawler.normalize import normalize_article
 from crawler.sites.antara_kalteng import parse_article
 from pipelines.normalize import NormalizePipeline
 from pipelines.validate import ValidatePipeline

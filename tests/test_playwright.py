@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from crawler.archive import connect
+from crawler.archive.store import connect
 from tests.mirror import SITE_DIR, CrawlRun, MirrorServer, run_crawl
 
 CHROMIUM = Path(os.environ.get("PLAYWRIGHT_CHROMIUM_EXECUTABLE", "/usr/bin/chromium"))

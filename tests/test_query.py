@@ -1,4 +1,4 @@
-"""The read API (:class:`crawler.query.Archive`) against a real server (``conftest.mongo_db``)."""
+"""The read API (:class:`crawler.archive.query.Archive`) against a real server (``conftest.mongo_db``)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,14 @@ from typing import Any
 import pytest
 from pymongo.database import Database
 
-from crawler.archive import archive_batch, ensure_indexes
-from crawler.query import Archive, ArchiveUnavailableError, fold, literal_pattern, parse_when
+from crawler.archive.query import (
+    Archive,
+    ArchiveUnavailableError,
+    fold,
+    literal_pattern,
+    parse_when,
+)
+from crawler.archive.store import archive_batch, ensure_indexes
 
 DB = Database[dict[str, Any]]
 T0 = datetime(2024, 3, 1, 8, 0, tzinfo=UTC)

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from pymongo.database import Database
 
-from crawler.archive import archive_batch, ensure_indexes
-from crawler.query import Archive
-from crawler.report import collect, render, write_report
+from crawler.archive.query import Archive
+from crawler.archive.report import collect, render, write_report
+from crawler.archive.store import archive_batch, ensure_indexes
 from tests.test_query import T0, record
 
 CHROMIUM = os.environ.get("PLAYWRIGHT_CHROMIUM_EXECUTABLE", "/usr/bin/chromium")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.archive import connect
+from crawler.archive.store import connect
 from tests.mirror import (
     EXPECTED_URLS,
     REPO_DIR,

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from pymongo.database import Database
 
-from crawler.run_record import CRAWL_RUNS, build_record, judge, store_record
-from crawler.runner import EX_TEMPFAIL, new_log_file
-from crawler.spool import decode
+from crawler.archive.spool import decode
+from crawler.ops.run_record import CRAWL_RUNS, build_record, judge, store_record
+from crawler.ops.runner import EX_TEMPFAIL, new_log_file
 from tests.mirror import FAST_SETTINGS, REPO_DIR, MirrorServer, free_port
 
 Doc = dict[str, Any]
@@ -63,7 +63,7 @@ def test_run_is_logged_and_recorded_with_counts(
     (log,) = (tmp_path / "logs" / "antara_kalteng").glob("*.log")
     text = log.read_text()
     assert "Spider closed (finished)" in text
-    assert "[crawler.runner] INFO: antara_kalteng run ok" in text
+    assert "[crawler.ops.runner] INFO: antara_kalteng run ok" in text
     (run,) = mongo_db[CRAWL_RUNS].find()
     assert run["status"] == "ok" and run["failures"] == []
     assert run["finish_reason"] == "finished"

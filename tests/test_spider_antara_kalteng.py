@@ -13,7 +13,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
-from crawler.extract import ParsedArticle
+from crawler.extract.layers import ParsedArticle
 from crawler.items import Article
 from crawler.sites import antara_kalteng as site
 from spiders.antara_kalteng import AntaraKaltengSpider

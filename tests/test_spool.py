@@ -1,4 +1,4 @@
-"""crawler.spool: exact round trips, one fsync per batch, idempotent and crash-tolerant replay."""
+"""crawler.archive.spool: exact round trips, one fsync per batch, idempotent and crash-tolerant replay."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ import pytest
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
-from crawler.archive import (
+from crawler.archive.spool import ReplayResult, Spool, decode, encode
+from crawler.archive.store import (
     ARTICLE_VERSIONS,
     ARTICLES,
     archive_batch,
     connect,
     ensure_indexes,
 )
-from crawler.spool import ReplayResult, Spool, decode, encode
 from tests.mirror import free_port
 
 DB = Database[dict[str, Any]]

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: Stats counting records or pages that were not kept anywhere (see pipelines.archive and
-#: crawler.pages).
+#: crawler.components.page_archive).
 LOSS_STATS = ("spool/lost_records", "pages/lost")
 #: The exit status of a crawl that lost data (1, like a crawl Scrapy could not start).
 DATA_LOST_EXIT_CODE = 1

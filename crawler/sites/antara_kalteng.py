@@ -4,7 +4,7 @@ The desk is mid-migration between two templates: the old "mag" template (``artic
 lazy images with ``data-src``) and the new one (``div.wrap__article-detail``, JSON-LD and
 OpenGraph). Each template is one parser class with one method per field; ``parse_article`` picks
 the class whose root element is on the page and falls back to the generic layers in
-``crawler.extract`` for any field its selectors miss.
+``crawler.extract.layers`` for any field its selectors miss.
 
 The site states that crawling or automated indexing without ANTARA's written permission is
 forbidden: whoever runs this against the live site needs that permission.
@@ -19,12 +19,11 @@ from typing import Any, ClassVar
 from lxml import etree
 from parsel import Selector
 
-from crawler.dates import OUT_OF_RANGE, parse_date_checked
-from crawler.extract import ParsedArticle, apply_fallbacks, jsonld_article, make_encodable
-from crawler.html_text import element_blocks
-from crawler.html_tree import parse_html
-from crawler.items import Article
-from crawler.normalize import (
+from crawler.extract.dates import OUT_OF_RANGE, parse_date_checked
+from crawler.extract.html_text import element_blocks
+from crawler.extract.html_tree import parse_html
+from crawler.extract.layers import ParsedArticle, apply_fallbacks, jsonld_article, make_encodable
+from crawler.extract.normalize import (
     boilerplate_kind,
     canonical_url,
     distinct,
@@ -34,7 +33,8 @@ from crawler.normalize import (
     split_dateline,
     split_names,
 )
-from crawler.text import clean_optional, clean_text
+from crawler.extract.text import clean_optional, clean_text
+from crawler.items import Article
 
 SOURCE = "antara_kalteng"
 SITE_URL = "https://kalteng.antaranews.com"

@@ -1,0 +1,87 @@
+"""Which archive server to use, read the same way by every component, and a shared handle.
+
+``MONGO_URI`` (setting, else environment variable) names a server; unset, the embedded
+SecantusDB server under ``DATA_DIR`` is found or started (:mod:`crawler.archive.server`).
+No Scrapy here: components pass their crawler's settings in.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from pymongo.database import Database
+
+from crawler.archive.server import EmbeddedServer, resolve_mongo_uri
+from crawler.archive.store import connect
+
+logger = logging.getLogger(__name__)
+
+Doc = dict[str, Any]
+#: How long a lookup waits for the server before the crawl goes on without it.
+DB_TIMEOUT_MS = 5000
+
+
+def location_from_settings(settings: Any) -> tuple[str | None, str, str]:
+    """``(mongo_uri, database, data_dir)`` from Scrapy settings, read the same way by every
+    component: ``MONGO_URI`` (the setting, else the environment variable; None means the
+    embedded server), ``MONGO_DATABASE``, ``DATA_DIR``."""
+    return (
+        settings.get("MONGO_URI") or os.environ.get("MONGO_URI") or None,
+        settings.get("MONGO_DATABASE") or "news_archive",
+        settings.get("DATA_DIR") or "./data",
+    )
+
+
+class ArchiveConnection:
+    """A lazily opened database handle, resolved as the archive pipeline resolves its own.
+
+    Opened on first use (in a worker thread), i.e. after the pipelines have opened, so with
+    the embedded server this process normally reuses the pipeline's server. The embedded
+    server's handle holds a lease on it (:mod:`crawler.archive.server`), so the server lives at
+    least as long as this connection; if it was killed, the next :meth:`db` finds or starts
+    another. :meth:`close` closes the client and releases the lease. Thread-safe.
+    """
+
+    def __init__(self, mongo_uri: str | None, database: str, data_dir: str) -> None:
+        self.mongo_uri = mongo_uri
+        self.database = database
+        self.data_dir = Path(data_dir).resolve()
+        self._db: Database[Doc] | None = None
+        self._server: EmbeddedServer | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ArchiveConnection:
+        """The connection Scrapy ``settings`` (or any mapping with ``.get``) point to."""
+        mongo_uri, database, data_dir = location_from_settings(settings)
+        return cls(mongo_uri=mongo_uri, database=database, data_dir=data_dir)
+
+    def db(self) -> Database[Doc]:
+        """The database (blocking: call from a worker thread). Raises if unreachable."""
+        with self._lock:
+            if self._server is not None and not self._server.alive():
+                logger.warning(
+                    "The embedded archive server (pid %s) is gone; finding or starting another",
+                    self._server.pid,
+                )
+                self._close()
+            if self._db is None:
+                uri, self._server = resolve_mongo_uri(self.mongo_uri, self.data_dir)
+                self._db = connect(uri, self.database, timeout_ms=DB_TIMEOUT_MS)
+            return self._db
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
+        if self._db is not None:
+            self._db.client.close()
+            self._db = None
+        if self._server is not None:
+            self._server.release()
+            self._server = None

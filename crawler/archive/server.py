@@ -1,0 +1,314 @@
+"""Choose the archive's MongoDB server: the one configured, or the embedded SecantusDB server.
+
+With no ``MONGO_URI`` the archive lives in a SecantusDB server (a MongoDB-compatible server on
+WiredTiger) whose data is under ``DATA_DIR/db``. It runs as a separate process, not in-process,
+so its request handling doesn't compete with Scrapy for our GIL.
+
+WiredTiger locks its directory, so only one server may run per ``DATA_DIR``. The first process
+that needs it starts it and records it in ``DATA_DIR/secantusd.json``; every later process (a
+CLI run during a crawl, a second crawl, a notebook) finds that record, checks the server answers
+``ping`` and reuses it. An exclusive ``flock`` on ``DATA_DIR/secantusd.lock`` makes
+find-or-start atomic across processes.
+
+The server lives while anyone uses it, whoever started it: every handle holds a lease
+(:mod:`crawler.archive.server_lease`), and the server stops when the last lease is released
+(or, with
+``EMBEDDED_SERVER_LINGER_SECONDS`` set, that many seconds later), or when its last users died
+without releasing. A client whose server was killed calls :func:`find_or_start_server` again (or
+:meth:`EmbeddedServer.refresh`) and gets a new one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+from crawler.archive.server_lease import (
+    LEASE_DIR,
+    LOCK_FILE,
+    STATE_FILE,
+    STOP_TIMEOUT_SECONDS,
+    Lease,
+    clear_state,
+    is_secantus,
+    is_supervisor,
+    linger_seconds,
+    live_leases,
+    locked,
+    pid_alive,
+    read_state,
+    spawn_supervisor,
+    spawn_watcher,
+    stop_server,
+    write_state,
+)
+
+__all__ = [
+    "LEASE_DIR",
+    "LOCK_FILE",
+    "STATE_FILE",
+    "STOP_TIMEOUT_SECONDS",
+    "EmbeddedServer",
+    "EmbeddedServerError",
+    "find_or_start_server",
+    "ping",
+    "resolve_mongo_uri",
+    "server_uri",
+]
+
+logger = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+LOG_FILE = "secantusd.log"
+CONFIG_FILE = "secantusd.toml"
+DB_SUBDIR = "db"
+#: WiredTiger cache; the default (1G) is sized for a database server, not a crawler's archive.
+CACHE_SIZE = "256M"
+START_TIMEOUT_SECONDS = 30.0
+
+
+class EmbeddedServerError(RuntimeError):
+    """The embedded server could not be started or found."""
+
+
+@dataclass
+class EmbeddedServer:
+    """A handle on the SecantusDB server for ``data_dir``, holding a lease on it until
+    :meth:`release`. ``owner`` is true in the handle whose call started the server (for
+    information only: the server stops when its last lease goes, whoever started it)."""
+
+    uri: str
+    port: int
+    pid: int
+    data_dir: Path
+    owner: bool
+    lease: Lease | None = field(default=None, repr=False)
+
+    def alive(self) -> bool:
+        """True while the server process runs (a slow server is still alive)."""
+        return pid_alive(self.pid) and is_secantus(self.pid, self.data_dir)
+
+    def refresh(self, start_timeout: float = START_TIMEOUT_SECONDS) -> None:
+        """If the server is gone, find the one running now or start one; the lease is kept."""
+        if self.alive():
+            return
+        with locked(self.data_dir):
+            current = _find_running(self.data_dir) or _start(self.data_dir, start_timeout)
+        logger.info("The embedded server (pid %s) is gone; now using pid %s", self.pid, current.pid)
+        self.uri, self.port, self.pid = current.uri, current.port, current.pid
+
+    def release(self) -> None:
+        """Drop this handle's lease; stop the server if nobody else holds one (and it was not
+        asked to linger). Idempotent.
+
+        Under the lock, so a process looking for the server never picks up one that is
+        shutting down, and no lease is taken while the others are counted.
+        """
+        if self.lease is None:
+            return
+        with locked(self.data_dir):
+            self.lease.drop()
+            self.lease = None
+            state = read_state(self.data_dir)
+            if state is None:
+                return  # stopped already (killed, or by a supervisor)
+            pid, linger = state.get("pid"), state.get("linger_seconds", 0)
+            if not isinstance(pid, int) or live_leases(self.data_dir):
+                return
+            supervisor = state.get("supervisor_pid")
+            if (
+                isinstance(linger, (int, float))
+                and linger > 0
+                and isinstance(supervisor, int)
+                and is_supervisor(supervisor)
+            ):
+                return  # its supervisor stops it after the idle period
+            stop_server(pid)
+            clear_state(self.data_dir, pid)
+        logger.info("Stopped the embedded SecantusDB server (pid %s): no other clients", pid)
+
+
+def server_uri(port: int, host: str = HOST) -> str:
+    """URI for a server listening on ``host``; ``directConnection`` because it advertises a
+    replica set. A wildcard address is reached on localhost."""
+    connect_to = HOST if host in {"", "0.0.0.0", "::"} else host
+    if ":" in connect_to:
+        connect_to = f"[{connect_to}]"
+    return f"mongodb://{connect_to}:{port}/?directConnection=true"
+
+
+def resolve_mongo_uri(
+    mongo_uri: str | None, data_dir: str | os.PathLike[str]
+) -> tuple[str, EmbeddedServer | None]:
+    """Return the URI to use and, when it is the embedded server, its handle (call ``release``).
+
+    ``mongo_uri`` (the MONGO_URI setting or environment variable) wins when set.
+    """
+    if mongo_uri:
+        return mongo_uri, None
+    server = find_or_start_server(data_dir)
+    return server.uri, server
+
+
+def find_or_start_server(
+    data_dir: str | os.PathLike[str],
+    start_timeout: float = START_TIMEOUT_SECONDS,
+    *,
+    host: str = HOST,
+    port: int | None = None,
+) -> EmbeddedServer:
+    """Reuse the server running for ``data_dir``, or start one (on ``host``:``port``, default a
+    free port on localhost). The handle holds a lease: call :meth:`EmbeddedServer.release`."""
+    root = Path(data_dir).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    with locked(root):
+        server = _find_running(root)
+        if server is None:
+            server = _start(root, start_timeout, host=host, port=port)
+            action = "Started"
+        else:
+            action = "Reusing"
+        server.lease = Lease.take(root)
+    logger.info(
+        "%s the embedded SecantusDB server (pid %s); archive data in %s; connect with: "
+        'mongosh "%s"',
+        action,
+        server.pid,
+        root / DB_SUBDIR,
+        server.uri,
+    )
+    return server
+
+
+def ping(uri: str, timeout_ms: int = 1000) -> bool:
+    """True if a server answers ``ping`` at ``uri`` within ``timeout_ms``."""
+    client: MongoClient[dict[str, object]] = MongoClient(
+        uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
+    )
+    try:
+        client.admin.command("ping")
+        return True
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+
+
+def _find_running(root: Path) -> EmbeddedServer | None:
+    """The server the state file names, if it runs; call under the lock."""
+    state = read_state(root)
+    if state is None:
+        return None
+    pid, port = state.get("pid"), state.get("port")
+    if not isinstance(pid, int) or not isinstance(port, int):
+        logger.warning("Ignoring malformed %s", root / STATE_FILE)
+        return None
+    if not (pid_alive(pid) and is_secantus(pid, root)):
+        logger.info("Embedded server state is stale (pid %s is gone); starting a new one", pid)
+        return None
+    recorded = state.get("uri")
+    uri = recorded if isinstance(recorded, str) and recorded else server_uri(port)
+    if not ping(uri, timeout_ms=5000):
+        raise EmbeddedServerError(
+            f"SecantusDB pid {pid} holds {root / DB_SUBDIR} but does not answer on {uri}; "
+            f"stop it (kill {pid}) and retry. Server log tail:\n{_log_tail(root)}"
+        )
+    supervisor = state.get("supervisor_pid")
+    if not (isinstance(supervisor, int) and is_supervisor(supervisor)):
+        # Its supervisor was killed (or an older version started it): without one, a server
+        # whose last client dies without releasing would run forever.
+        linger = state.get("linger_seconds")
+        linger = float(linger) if isinstance(linger, (int, float)) else linger_seconds()
+        try:
+            watcher = spawn_watcher(root, pid, root / LOG_FILE, linger)
+        except OSError as exc:
+            logger.warning("Could not supervise the embedded server (pid %s): %s", pid, exc)
+        else:
+            write_state(root, {**state, "supervisor_pid": watcher, "linger_seconds": linger})
+    return EmbeddedServer(uri=uri, port=port, pid=pid, data_dir=root, owner=False)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _start(
+    root: Path, timeout: float, attempts: int = 3, *, host: str = HOST, port: int | None = None
+) -> EmbeddedServer:
+    """Start a server under its supervisor; call under the lock. Without a fixed ``port``,
+    retry on a new one if it dies early (another process took the port)."""
+    config = root / CONFIG_FILE
+    if not config.exists():
+        # An explicit (empty) config stops the server auto-discovering ./secantusd.toml.
+        config.write_text("# Settings for the embedded archive server; flags override.\n")
+    linger = linger_seconds()
+    for attempt in range(1, attempts + 1):
+        listen_port = port or _free_port()
+        uri = server_uri(listen_port, host)
+        cmd = [
+            sys.executable, "-m", "secantus",
+            "--config", str(config),
+            "--host", host,
+            "--port", str(listen_port),
+            "--storage-path", str(root / DB_SUBDIR),
+            "--cache-size", CACHE_SIZE,
+            "--log-level", "WARNING",
+        ]  # fmt: skip
+        try:
+            supervisor, pid = spawn_supervisor(root, cmd, root / LOG_FILE, linger)
+        except OSError as exc:
+            raise EmbeddedServerError(f"{exc}. Log tail:\n{_log_tail(root)}") from exc
+        if _wait_ready(uri, pid, timeout):
+            state: dict[str, object] = {
+                "pid": pid,
+                "port": listen_port,
+                "uri": uri,
+                "storage_path": str(root / DB_SUBDIR),
+                "started_at": datetime.now(UTC).isoformat(),
+                "supervisor_pid": supervisor,
+                "linger_seconds": linger,
+            }
+            write_state(root, state)
+            return EmbeddedServer(uri, listen_port, pid, root, owner=True)
+        if pid_alive(pid):  # alive but never answered: give up
+            stop_server(pid)
+            break
+        logger.warning("SecantusDB exited early (attempt %s)", attempt)
+        if port is not None:
+            break  # a port asked for (serve) is not swapped for another
+    where = f"{host}:{port}" if port is not None else "localhost"
+    raise EmbeddedServerError(
+        f"SecantusDB did not start on {where} for {root / DB_SUBDIR} within {timeout:.0f}s "
+        f"(port in use?). Server log ({root / LOG_FILE}) tail:\n{_log_tail(root)}"
+    )
+
+
+def _wait_ready(uri: str, pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return False
+        if ping(uri, timeout_ms=300):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _log_tail(root: Path, lines: int = 30) -> str:
+    try:
+        text = (root / LOG_FILE).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:]) or "(empty log)"

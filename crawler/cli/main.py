@@ -1,0 +1,103 @@
+"""``python -m crawler``: the archive's command line, a thin layer over :class:`Archive`.
+
+Adding a command from another module: define it with ``@click.command(cls=ArchiveCommand)``
+there (errors become one line and an exit code, see :mod:`crawler.cli.options`), take the
+archive options from ``ctx.find_object(ArchiveOptions)`` (``with options.open() as archive``),
+and register it at the bottom of this file with ``cli.add_command(...)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from crawler.cli.export import export as export_command
+from crawler.cli.options import (
+    EXIT_CODES_HELP,
+    ArchiveOptions,
+    Text,
+    database_name,
+    finite,
+)
+from crawler.cli.reparse import reparse as reparse_command
+from crawler.cli.report import report as report_command
+from crawler.cli.run import run as run_command
+from crawler.cli.search import search as search_command
+from crawler.cli.serve import serve as serve_command
+from crawler.cli.show import show as show_command
+from crawler.cli.stats import stats as stats_command
+
+logger = logging.getLogger(__name__)
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=EXIT_CODES_HELP,
+)
+@click.option(
+    "--mongo-uri",
+    envvar="MONGO_URI",
+    default=None,
+    type=Text("--mongo-uri", max_length=10_000),
+    metavar="URI",
+    help="MongoDB server [env MONGO_URI]; unset: the embedded server under DATA_DIR.",
+)
+@click.option(
+    "--data-dir",
+    envvar="DATA_DIR",
+    default="./data",
+    show_default=True,
+    # UTF-8 only: SecantusDB cannot start on a path that is not (it only timed out, exit 3).
+    type=Text("--data-dir", max_length=4096),
+    help="Embedded server data directory [env DATA_DIR].",
+)
+@click.option(
+    "--database",
+    envvar="MONGO_DATABASE",
+    default="news_archive",
+    show_default=True,
+    callback=database_name,
+    help="Database name [env MONGO_DATABASE].",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1, max=86_400),
+    callback=finite,
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for the server before giving up (exit 3).",
+)
+@click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug) to stderr.")
+@click.version_option(package_name=None, version="0.1.0", prog_name="news-archive")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    mongo_uri: str | None,
+    data_dir: str,
+    database: str,
+    timeout: float,
+    verbose: int,
+) -> None:
+    """Search, export and summarise the news archive.
+
+    The archive is chosen as the crawler chooses it: --mongo-uri / MONGO_URI, else the
+    embedded SecantusDB server for --data-dir / DATA_DIR (started if none runs).
+    """
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
+    ctx.obj = ArchiveOptions(mongo_uri or None, data_dir, database, timeout, verbose)
+
+
+# One module per command; a new command is a module here and one line below.
+cli.add_command(search_command)
+cli.add_command(show_command)
+cli.add_command(export_command)
+cli.add_command(stats_command)
+cli.add_command(report_command)
+cli.add_command(serve_command)
+cli.add_command(reparse_command)
+cli.add_command(run_command)

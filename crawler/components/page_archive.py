@@ -1,0 +1,154 @@
+"""The raw page archive: every downloaded article page, gzip-compressed, in ``pages``.
+
+One document per canonical (live) URL holding its LATEST successful fetch, so the archive grows
+with the number of articles, not of crawls; the records' own history is kept by the versioned
+``articles`` / ``article_versions``, and re-parsing needs only the newest HTML. Fields:
+
+- ``url``: live canonical URL (unique index); ``source``: spider name;
+- ``fetched_at`` (UTC), ``status``, ``headers`` (``content-type``, ``last-modified``, ``etag``,
+  ``content-length`` when sent), ``encoding`` (as declared), ``size`` (bytes of HTML),
+  ``compression`` (``"gzip"``), ``body`` (the gzip-compressed HTML, as the live site serves it:
+  a mirror's link rewriting is undone) — all from the latest 2xx fetch;
+- ``last_status``, ``last_fetched_at``: the latest fetch of any status. A 404/410 never
+  overwrites a stored body; :mod:`crawler.components.incremental` reads these to skip gone links.
+
+:class:`PageArchiveMiddleware` (a downloader middleware) stores the responses of requests marked
+``meta["article"]``. A response waits for its page's write, which runs in a worker thread as an
+unordered bulk upsert; pages that arrive while a write is in flight go together in the next
+one (group commit). So the reactor never blocks, a page is stored (or spooled) before its
+article reaches the pipelines, and nothing is left in a buffer when the crawl stops (even on
+SIGTERM). A failed write never fails the crawl, and loses no page: the writes are journaled,
+pages are spooled in ``DATA_DIR/spool/pages/`` while the database is unreachable and replayed
+when it answers again (checked every ``ARCHIVE_RETRY_SECONDS``, and once more at close), as
+the article pipeline does; see :mod:`crawler.archive.page_store`.
+
+Settings (read once): ``PAGE_ARCHIVE_ENABLED`` (default True), ``PAGE_ARCHIVE_BATCH_SIZE``
+(pages per bulk write, default 100), ``ARCHIVE_RETRY_SECONDS``, and ``MONGO_URI``,
+``MONGO_DATABASE``, ``DATA_DIR``.
+Stats: ``pages/stored`` (only pages the server acknowledged), ``pages/gone``, ``pages/batches``,
+``pages/bytes`` (compressed), ``pages/errors`` (a page that could not be prepared, or that the
+server refused; each logged), ``pages/spooled``, ``pages/replayed``, ``pages/lost`` (neither
+the server nor the spool could take it; logged as an error) and the others listed in
+:mod:`crawler.archive.page_store`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Request, Response, TextResponse
+
+from crawler.archive.location import ArchiveConnection, location_from_settings
+from crawler.archive.page_store import KEPT_HEADERS, Page, PageStore, page_fields
+from crawler.archive.store import utc_now
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+logger = logging.getLogger(__name__)
+
+Doc = dict[str, Any]
+
+
+class PageArchiveMiddleware:
+    """Keep every downloaded article page in ``pages`` (see the module docstring)."""
+
+    def __init__(self, crawler: Crawler, store: PageStore, batch_size: int) -> None:
+        self.crawler = crawler
+        assert crawler.stats is not None
+        self.stats: StatsCollector = crawler.stats
+        self.store = store
+        self.batch_size = max(1, batch_size)
+        self._pending: list[tuple[Page, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> PageArchiveMiddleware:
+        settings = crawler.settings
+        if not settings.getbool("PAGE_ARCHIVE_ENABLED", True):
+            raise NotConfigured("PAGE_ARCHIVE_ENABLED is off")
+        store = PageStore(
+            ArchiveConnection.from_settings(settings),
+            location_from_settings(settings)[2],
+            settings.getfloat("ARCHIVE_RETRY_SECONDS", 10.0),
+        )
+        middleware = cls(crawler, store, settings.getint("PAGE_ARCHIVE_BATCH_SIZE", 100))
+        crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
+        return middleware
+
+    async def spider_closed(self) -> None:
+        try:
+            if self._writer is not None:
+                await self._writer
+            if not self.store.online:  # one last chance to hand the spooled pages over
+                self._apply(await asyncio.to_thread(self.store.write, [], check_now=True))
+            if not self.store.online and (waiting := await asyncio.to_thread(self.store.pending)):
+                logger.warning(
+                    "The page archive is unreachable: %s page(s) wait in %s for the next run",
+                    waiting,
+                    self.store.spool.directory,
+                )
+        finally:
+            await asyncio.to_thread(self.store.close)
+
+    async def process_response(self, request: Request, response: Response) -> Response:
+        if not request.meta.get("article"):
+            return response
+        try:
+            page = self._page_for(request, response)
+        except Exception:
+            logger.exception("Could not prepare %s for the page archive", response.url)
+            self.stats.inc_value("pages/errors")
+            return response
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((page, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain())
+        await future
+        return response
+
+    def _page_for(self, request: Request, response: Response) -> tuple[str, Doc]:
+        spider = self.crawler.spider
+        body = response.body
+        mirror, live = getattr(spider, "mirror_origin", None), getattr(spider, "live_origin", None)
+        if mirror and live:
+            # Store the page as the live site serves it, so a re-parse gives the same record.
+            body = body.replace(str(mirror).encode(), str(live).encode())
+        headers: dict[str, str] = {}
+        for name in KEPT_HEADERS:
+            value = response.headers.get(name)
+            if value is not None:
+                headers[name] = value.decode("latin-1")
+        encoding = response.encoding if isinstance(response, TextResponse) else None
+        url = str(request.cb_kwargs.get("live_url") or response.url)
+        return url, page_fields(
+            source=getattr(spider, "name", None),
+            status=response.status,
+            body=body,
+            headers=headers,
+            encoding=encoding,
+            fetched_at=utc_now(),
+        )
+
+    async def _drain(self) -> None:
+        """Write pending pages, a batch at a time, until none are left."""
+        while self._pending:
+            batch = self._pending[: self.batch_size]
+            del self._pending[: self.batch_size]
+            try:
+                self._apply(await asyncio.to_thread(self.store.write, [page for page, _ in batch]))
+            finally:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
+
+    def _apply(self, counts: Counter[str]) -> None:
+        for key, value in counts.items():
+            if value:
+                self.stats.inc_value(key, value)
