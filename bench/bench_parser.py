@@ -64,7 +64,9 @@ def load_our_parser() -> Callable[[str, str], str | None]:
     sys.path.insert(0, str(REPO_ROOT))
     try:
         from crawler.extract.normalize import normalize_article
-        from crawler.sites.antara_kalteng import parse_article
+        from crawler.sites import site_for
+
+        parse_article = site_for("antara_kalteng").parse_article
     except ImportError as exc:
         sys.exit(f"bench_parser: cannot import our parser or normaliser ({exc}).")
 

@@ -7,10 +7,13 @@ normalised value against the source.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from typing import Any
 
-#: Fields a record must have to be archived (see ``pipelines.validate``).
+#: Fields a record must have to be archived: the default of ``VALIDATE_REQUIRED_FIELDS``
+#: (``pipelines.validate``), and what ``reparse`` requires (:func:`missing_required`).
 REQUIRED_FIELDS = ("url", "title", "body", "published_at")
 
 
@@ -91,3 +94,18 @@ class Article:
 
 
 ARTICLE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Article))
+
+
+def missing_required(
+    record: Mapping[str, Any], required: Sequence[str] = REQUIRED_FIELDS
+) -> list[str]:
+    """The required fields ``record`` lacks, in order. A field is missing when it holds
+    nothing: absent, None, ``""`` or ``[]``. The one validation rule of the crawl's validate
+    pipeline and of ``reparse``."""
+    return [name for name in required if not record.get(name)]
+
+
+def drop_reason(missing: Sequence[str]) -> str:
+    """Why a record missing ``missing`` (non-empty) is dropped: ``missing_<first field>``,
+    counted as ``item_dropped_reasons_count/<reason>``."""
+    return f"missing_{missing[0]}"

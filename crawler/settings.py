@@ -1,12 +1,18 @@
 """Scrapy settings for the news archive crawler.
 
-Every project-specific setting is named and documented here; components read them once in
-``from_crawler``. Any of them can be overridden with ``-s NAME=value`` or, for ``MONGO_URI``,
-``DATA_DIR`` and ``CRAWLER_CONTACT``, with an environment variable of the same name.
+Every project-specific setting is named, documented and given its default here, and only here:
+components read them once in ``from_crawler``, into typed configs that refuse invalid values
+(:mod:`crawler.config`; conflicting ones: :mod:`crawler.components.settings_check`). Any of
+them can be overridden with ``-s NAME=value`` or, for ``MONGO_URI``, ``DATA_DIR``,
+``CRAWLER_CONTACT`` and the others read with ``os.environ`` below, with an environment variable
+of the same name (an empty ``MONGO_URI``, ``MONGO_DATABASE``, ``DATA_DIR`` or ``LOG_DIR``
+counts as unset).
 """
 
 import json
 import os
+
+from crawler import items as _items
 
 BOT_NAME = "news_archive_crawler"
 
@@ -52,15 +58,20 @@ ITEM_PIPELINES = {
     "pipelines.validate.ValidatePipeline": 200,
     "pipelines.archive.MongoArchivePipeline": 300,
 }
+#: Zone for page times with no zone of their own, for a source the site registry does not
+#: know (a known desk's own zone comes first; pipelines.normalize).
+NORMALIZE_DEFAULT_TIMEZONE = "UTC"
+#: Records missing any of these Article fields are dropped (pipelines.validate).
+VALIDATE_REQUIRED_FIELDS = list(_items.REQUIRED_FIELDS)
 
 # --- Archive ---------------------------------------------------------------------------------
 #: MongoDB connection string. Unset: the embedded SecantusDB server under DATA_DIR is used
 #: (started on first use, reused by every later process while it runs).
 MONGO_URI = os.environ.get("MONGO_URI") or None
 #: Database holding the ``articles`` and ``article_versions`` collections.
-MONGO_DATABASE = os.environ.get("MONGO_DATABASE", "news_archive")
+MONGO_DATABASE = os.environ.get("MONGO_DATABASE") or "news_archive"
 #: Directory for the embedded server's data (``DATA_DIR/db``) and its state file.
-DATA_DIR = os.environ.get("DATA_DIR", "./data")
+DATA_DIR = os.environ.get("DATA_DIR") or "./data"
 #: Archive writes are sent in unordered bulk writes of at most this many records ...
 ARCHIVE_BATCH_SIZE = 200
 #: ... or after this many seconds, whichever comes first, and at close.
@@ -107,6 +118,8 @@ DUPEFILTER_CLASS = "crawler.components.jobdir.ResumableDupeFilter"
 #: pipeline checks every this many seconds whether the database is back (then replays).
 ARCHIVE_RETRY_SECONDS = 10.0
 EXTENSIONS = {
+    # Refuses conflicting settings before the crawl starts (crawler.components.settings_check).
+    "crawler.components.settings_check.SettingsCheck": 0,
     "crawler.components.monitors.RunMonitors": 500,
     "crawler.components.stats_dump.StatsDump": 900,
 }
@@ -130,6 +143,8 @@ MONITOR_MIN_ITEMS = 0
 MONITOR_MAX_ERRORS = 0
 #: Least listing pages (feed, home page, sections) a run must fetch; 0 turns the check off.
 MONITOR_MIN_LISTING_PAGES = 1
+#: Spider callbacks that parse article pages: the requests the ``item_count`` monitor counts.
+MONITOR_ARTICLE_CALLBACKS = ["parse_article"]
 #: Shell command run when a monitor fails; the message is on stdin and in ``$ALERT_MESSAGE``.
 ALERT_COMMAND = os.environ.get("ALERT_COMMAND") or None
 #: Slack-compatible incoming webhook, POSTed ``{"text": message}`` when a monitor fails.
@@ -137,12 +152,16 @@ ALERT_WEBHOOK_URL = os.environ.get("ALERT_WEBHOOK_URL") or None
 ALERT_TIMEOUT_SECONDS = 10.0
 #: ``python -m crawler run``: logs go to ``LOG_DIR/<spider>/<UTC time>.log``; the newest
 #: ``LOG_KEEP`` are kept.
-LOG_DIR = os.environ.get("LOG_DIR", "./logs")
+LOG_DIR = os.environ.get("LOG_DIR") or "./logs"
 LOG_KEEP = 48
 #: A run that logged more errors than this exits non-zero.
 RUN_MAX_ERRORS = 0
 #: A run still going after this many seconds is stopped (SIGTERM, then SIGKILL) and failed.
 RUN_TIMEOUT_SECONDS = 3300
+#: Where a crawl hands its stats to the runner (crawler.components.stats_dump): a file, or a
+#: pipe's inherited file descriptor (-1: none). Set by ``python -m crawler run``, not by hand.
+STATS_DUMP_FILE = None
+STATS_DUMP_FD = -1
 # --- end of issue 3 scheduled runs block ------------------------------------------------------
 
 # --- JavaScript rendering (scrapy-playwright, opt-in per request) ----------------------------

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,8 @@ from pymongo.database import Database
 from pymongo.errors import ConnectionFailure
 from scrapy.exceptions import DropItem
 
-from crawler.archive.location import location_from_settings
+from crawler import stats_keys
+from crawler.archive.location import ArchiveLocation
 from crawler.archive.server import EmbeddedServer, ping, resolve_mongo_uri
 from crawler.archive.spool import ReplayResult, Spool
 from crawler.archive.store import (
@@ -27,6 +28,7 @@ from crawler.archive.store import (
     make_encodable,
     storage_problem,
 )
+from crawler.config import Settings, SettingsReader
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -38,21 +40,36 @@ logger = logging.getLogger(__name__)
 PING_TIMEOUT_MS = 2000
 
 
+@dataclass(frozen=True)
+class ArchiveConfig:
+    """The archive pipeline's settings, read and checked once."""
+
+    location: ArchiveLocation
+    batch_size: int
+    flush_seconds: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ArchiveConfig:
+        reader = SettingsReader(settings)
+        return cls(
+            location=ArchiveLocation.from_settings(settings),
+            batch_size=reader.integer("ARCHIVE_BATCH_SIZE", minimum=1),
+            flush_seconds=reader.number("ARCHIVE_FLUSH_SECONDS", minimum=0),
+        )
+
+
 class MongoArchivePipeline:
     """Archive every item in MongoDB (see :mod:`crawler.archive.store` for the versioning rules);
     spool it to disk while the database is unreachable (see :mod:`crawler.archive.spool`).
 
-    Settings (read once):
+    Settings (read once into :class:`ArchiveConfig`, defaults in :mod:`crawler.settings`):
 
-    - ``MONGO_URI``: connection string (setting, else the ``MONGO_URI`` environment variable);
-      unset means the embedded SecantusDB server under ``DATA_DIR`` (started or reused).
-    - ``MONGO_DATABASE``: database name.
-    - ``DATA_DIR``: the embedded server's data and state, and ``spool/`` for records that
-      could not be written.
-    - ``ARCHIVE_BATCH_SIZE``: records per bulk write.
-    - ``ARCHIVE_FLUSH_SECONDS``: the buffer is written at least this often.
-    - ``ARCHIVE_RETRY_SECONDS``: while the database is unreachable, how often to check whether
-      it is back.
+    - ``MONGO_URI``, ``MONGO_DATABASE``, ``DATA_DIR`` (also for ``spool/``, records that could
+      not be written), ``ARCHIVE_RETRY_SECONDS`` (while the database is unreachable, how often
+      to check whether it is back): :class:`crawler.archive.location.ArchiveLocation`.
+    - ``ARCHIVE_BATCH_SIZE``: records per bulk write (at least 1).
+    - ``ARCHIVE_FLUSH_SECONDS``: the buffer is written at least this often (0: only full
+      batches and at close).
 
     Before a record joins a batch it is made storable: a lone surrogate (``"\\ud83d"`` in a
     page's JSON-LD) in any string becomes U+FFFD, in the item too (``archive/sanitized_records``,
@@ -86,22 +103,14 @@ class MongoArchivePipeline:
     ``spool/replay/<inserted|updated|unchanged|...>``, ``spool/lost_records``.
     """
 
-    def __init__(
-        self,
-        mongo_uri: str | None,
-        database: str,
-        data_dir: str,
-        batch_size: int,
-        flush_seconds: float,
-        stats: StatsCollector,
-        retry_seconds: float = 10.0,
-    ) -> None:
-        self.mongo_uri = mongo_uri
-        self.database = database
-        self.data_dir = Path(data_dir).resolve()
-        self.batch_size = max(1, batch_size)
-        self.flush_seconds = flush_seconds
-        self.retry_seconds = max(0.0, retry_seconds)
+    def __init__(self, config: ArchiveConfig, stats: StatsCollector) -> None:
+        location = config.location
+        self.mongo_uri = location.mongo_uri
+        self.database = location.database
+        self.data_dir = Path(location.data_dir).resolve()
+        self.batch_size = config.batch_size
+        self.flush_seconds = config.flush_seconds
+        self.retry_seconds = location.retry_seconds
         self.stats = stats
         self.spool = Spool(self.data_dir / "spool")
         self._uri: str | None = None
@@ -117,18 +126,8 @@ class MongoArchivePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> MongoArchivePipeline:
-        settings = crawler.settings
         assert crawler.stats is not None
-        mongo_uri, database, data_dir = location_from_settings(settings)
-        return cls(
-            mongo_uri=mongo_uri,
-            database=database,
-            data_dir=data_dir,
-            batch_size=settings.getint("ARCHIVE_BATCH_SIZE", 200),
-            flush_seconds=settings.getfloat("ARCHIVE_FLUSH_SECONDS", 2.0),
-            stats=crawler.stats,
-            retry_seconds=settings.getfloat("ARCHIVE_RETRY_SECONDS", 10.0),
-        )
+        return cls(ArchiveConfig.from_settings(crawler.settings), crawler.stats)
 
     async def open_spider(self) -> None:
         # Starting the embedded server and replaying the spool take a while: not on the reactor.
@@ -161,7 +160,7 @@ class MongoArchivePipeline:
                     await asyncio.to_thread(self._pending),
                     self.spool.directory,
                 )
-            lost = int(self.stats.get_value("spool/lost_records", 0))
+            lost = int(self.stats.get_value(stats_keys.SPOOL_LOST, 0))
             if lost:
                 logger.error(
                     "This run lost %s record(s): neither the archive database nor the spool "
@@ -178,7 +177,7 @@ class MongoArchivePipeline:
         if changed:
             for name in changed:
                 adapter[name] = record[name]  # feeds and later pipelines get storable text too
-            self.stats.inc_value("archive/sanitized_records")
+            self.stats.inc_value(stats_keys.ARCHIVE_SANITIZED)
             logger.warning(
                 "Replaced unencodable characters (lone surrogates) with U+FFFD in %s of %s",
                 ", ".join(changed),
@@ -186,7 +185,7 @@ class MongoArchivePipeline:
             )
         problem = storage_problem(record)
         if problem is not None:
-            self.stats.inc_value("item_dropped_reasons_count/unstorable")
+            self.stats.inc_value(stats_keys.item_dropped_reason("unstorable"))
             logger.warning("Dropped %r: unstorable (%s)", record.get("url"), problem)
             raise DropItem(f"unstorable: {problem}")
         return record
@@ -250,7 +249,7 @@ class MongoArchivePipeline:
                 self.spool.directory,
             )
         except OSError as exc:  # the spool, not the database: keep writing to the database
-            counts["spool/replay_failed_files"] += 1
+            counts[stats_keys.SPOOL_REPLAY_FAILED_FILES] += 1
             logger.error("Could not replay the spool in %s: %s", self.spool.directory, exc)
         except Exception as exc:
             self._go_offline()
@@ -276,7 +275,7 @@ class MongoArchivePipeline:
             counts.update(self._reconnect())
         if not batch:
             return counts
-        counts["archive/batches"] += 1
+        counts[stats_keys.ARCHIVE_BATCHES] += 1
         if self._online and self._db is not None:
             try:
                 result = archive_batch(self._db, batch)
@@ -302,12 +301,13 @@ class MongoArchivePipeline:
                     self.retry_seconds,
                 )
             else:
-                counts.update({f"archive/{k}": v for k, v in asdict(result).items() if v})
+                written = asdict(result).items()
+                counts.update({stats_keys.archive_count(k): v for k, v in written if v})
                 return counts
         try:
-            counts["spool/written"] += self.spool.append(batch)
+            counts[stats_keys.SPOOL_WRITTEN] += self.spool.append(batch)
         except Exception as exc:
-            counts["spool/lost_records"] += len(batch)
+            counts[stats_keys.SPOOL_LOST] += len(batch)
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             logger.error(
                 "Lost %s record(s): the archive database is unavailable and the spool in %s "
@@ -378,9 +378,9 @@ def _urls(batch: list[dict[str, Any]]) -> list[str]:
 
 
 def _count_replay(counts: Counter[str], replay: ReplayResult) -> None:
-    counts["spool/replayed"] += replay.records
-    counts["spool/corrupt_lines"] += replay.corrupt_lines
-    counts["spool/unrejected_lines"] += replay.unrejected_lines
-    counts["spool/replay_failed_files"] += replay.failed_files
+    counts[stats_keys.SPOOL_REPLAYED] += replay.records
+    counts[stats_keys.SPOOL_CORRUPT_LINES] += replay.corrupt_lines
+    counts[stats_keys.SPOOL_UNREJECTED_LINES] += replay.unrejected_lines
+    counts[stats_keys.SPOOL_REPLAY_FAILED_FILES] += replay.failed_files
     for name, value in asdict(replay.archive).items():
-        counts[f"spool/replay/{name}"] += value
+        counts[stats_keys.spool_replay(name)] += value

@@ -8,24 +8,41 @@ from __future__ import annotations
 import logging
 from dataclasses import fields
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
+from crawler import stats_keys
+from crawler.config import SettingError, Settings, SettingsReader
 from crawler.extract.normalize import normalize_article
 from crawler.items import Article
+from crawler.sites import timezone_for
 
 logger = logging.getLogger(__name__)
+
+
+def default_timezone(settings: Settings) -> str:
+    """``NORMALIZE_DEFAULT_TIMEZONE``, an IANA zone name, read and checked once."""
+    name = SettingsReader(settings).text("NORMALIZE_DEFAULT_TIMEZONE") or ""
+    try:
+        ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise SettingError("NORMALIZE_DEFAULT_TIMEZONE", "an IANA time zone name", name) from None
+    return name
+
+
 _ARTICLE_FIELDS = {f.name for f in fields(Article)}
 
 
 class NormalizePipeline:
     """Normalises items of any spider: text, URLs, dates, names, tags, body, hash.
 
-    Settings: ``NORMALIZE_DEFAULT_TIMEZONE`` (default ``Asia/Jakarta``): zone for page times
-    that carry no zone of their own.
+    Page times that carry no zone of their own are read in the zone of the record's desk
+    (``crawler.sites.timezone_for(source)``: WIB, WITA or WIT); ``NORMALIZE_DEFAULT_TIMEZONE``
+    (default ``UTC``) only for a source the site registry does not know.
     Stats: ``normalize/items``, ``normalize/errors``, and ``dates/out_of_range/<field>`` for a
     ``published_at``/``modified_at`` outside the plausible window (crawler.extract.dates), which is
     then cleared (validation drops a record left without ``published_at``).
@@ -38,9 +55,7 @@ class NormalizePipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> NormalizePipeline:
         assert crawler.stats is not None
-        return cls(
-            crawler.stats, crawler.settings.get("NORMALIZE_DEFAULT_TIMEZONE", "Asia/Jakarta")
-        )
+        return cls(crawler.stats, default_timezone(crawler.settings))
 
     def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
@@ -50,10 +65,12 @@ class NormalizePipeline:
         problems: list[str] = []
         try:
             article = normalize_article(
-                Article(**values), default_tz=self.default_tz, problems=problems
+                Article(**values),
+                default_tz=timezone_for(values.get("source")) or self.default_tz,
+                problems=problems,
             )
         except Exception as error:  # a normaliser bug must cost one item, not the crawl
-            self.stats.inc_value("normalize/errors")
+            self.stats.inc_value(stats_keys.NORMALIZE_ERRORS)
             logger.exception("Normalisation failed for %s", adapter.get("url"))
             raise DropItem(f"normalize_error: {error!r}") from error
         for problem in problems:
@@ -61,5 +78,5 @@ class NormalizePipeline:
             logger.info("%s: %s", adapter.get("url"), problem)
         for name in values:
             adapter[name] = getattr(article, name)
-        self.stats.inc_value("normalize/items")
+        self.stats.inc_value(stats_keys.NORMALIZE_ITEMS)
         return item

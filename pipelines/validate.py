@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from itemadapter import ItemAdapter
@@ -10,19 +11,39 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
-from crawler.items import REQUIRED_FIELDS
+from crawler import stats_keys
+from crawler.config import SettingError, Settings, SettingsReader
+from crawler.items import ARTICLE_FIELDS, drop_reason, missing_required
 
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class ValidateConfig:
+    """``VALIDATE_REQUIRED_FIELDS``: Article field names, read and checked once."""
+
+    required: tuple[str, ...]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ValidateConfig:
+        names = SettingsReader(settings).values("VALIDATE_REQUIRED_FIELDS")
+        required = tuple(str(name).strip() for name in names)
+        unknown = [name for name in required if name not in ARTICLE_FIELDS]
+        if unknown:
+            raise SettingError("VALIDATE_REQUIRED_FIELDS", "names of Article fields", unknown)
+        return cls(required)
+
+
 class ValidatePipeline:
-    """Drops a record without url, title, body or published_at.
+    """Drops a record missing a required field (:func:`crawler.items.missing_required`, the
+    rule ``reparse`` applies too).
 
     The reason is logged with the URL and counted as ``item_dropped_reasons_count/<reason>``
     (reasons: ``missing_url``, ``missing_title``, ``missing_body``, ``missing_published_at``),
     next to Scrapy's own ``item_dropped_count``.
 
-    Settings: ``VALIDATE_REQUIRED_FIELDS`` (default: url, title, body, published_at).
+    Settings: ``VALIDATE_REQUIRED_FIELDS`` (default in :mod:`crawler.settings`: url, title,
+    body, published_at; names of Article fields).
     """
 
     def __init__(self, stats: StatsCollector, required: tuple[str, ...]) -> None:
@@ -32,17 +53,14 @@ class ValidatePipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ValidatePipeline:
         assert crawler.stats is not None
-        required = tuple(
-            crawler.settings.getlist("VALIDATE_REQUIRED_FIELDS", list(REQUIRED_FIELDS))
-        )
-        return cls(crawler.stats, required)
+        return cls(crawler.stats, ValidateConfig.from_settings(crawler.settings).required)
 
     def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
-        missing = [name for name in self.required if not adapter.get(name)]
+        missing = missing_required(adapter, self.required)
         if missing:
-            reason = f"missing_{missing[0]}"
-            self.stats.inc_value(f"item_dropped_reasons_count/{reason}")
+            reason = drop_reason(missing)
+            self.stats.inc_value(stats_keys.item_dropped_reason(reason))
             logger.warning(
                 "Dropped %s: %s (missing: %s)",
                 adapter.get("url") or "<no url>",

@@ -371,12 +371,23 @@ def listing_with(listing_file: str, paths: list[str], shown_date: str, link_text
     return html.replace(marker, items + marker, 1)
 
 
+def desk_mirror(source: str, *, port: int = 0) -> MirrorServer:
+    """A mirror of another desk's fixture site (``tests/fixtures/<source>/site/``, its live
+    origin from the fixture's ``meta.json``), e.g. ``desk_mirror("antara_kalsel")``."""
+    fixture = FIXTURE_DIR.parent / source
+    live_origin = json.loads((fixture / "meta.json").read_text(encoding="utf-8"))["site"]
+    return MirrorServer(fixture / "site", port=port, live_origin=live_origin)
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve the ANTARA Kalteng fixture mirror.")
+    parser = argparse.ArgumentParser(description="Serve a desk's fixture mirror.")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument(
+        "--source", default="antara_kalteng", help="the desk whose fixture site to serve"
+    )
     args = parser.parse_args(argv)
-    with MirrorServer(port=args.port) as mirror:
-        print(f"Mirror of {LIVE_ORIGIN} at {mirror.base_url} (Ctrl-C stops it)", flush=True)
+    with desk_mirror(args.source, port=args.port) as mirror:
+        print(f"Mirror of {mirror.live_origin} at {mirror.base_url} (Ctrl-C stops it)", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
 

@@ -12,7 +12,9 @@ import html
 from pathlib import Path
 
 from crawler.extract.normalize import iso_utc, normalize_article
-from crawler.sites.antara_kalteng import parse_article
+from crawler.sites import site_for
+
+parse_article = site_for("antara_kalteng").parse_article
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "antara-kalteng-rakortek-2019.txt"
 TEMPLATE_PAGE = (

@@ -28,13 +28,17 @@ from crawler.extract.html_text import element_blocks
 from crawler.extract.layers import ParsedArticle, jsonld_article
 from crawler.extract.normalize import clean_text, normalize_article, parse_date
 from crawler.items import Article
-from crawler.sites.antara_kalteng import parse_article
+from crawler.sites import site_for
 from pipelines.normalize import NormalizePipeline
 from pipelines.validate import ValidatePipeline
-from spiders.antara_kalteng import AntaraKaltengSpider, _rss_date, _text
+from spiders.antara import AntaraKaltengSpider
+from spiders.base import response_text as _text
+from spiders.base import rss_date as _rss_date
 from tests.hostile_corpus import HOSTILE_DIR, build, expected_json
 from tests.mirror import LIVE_ORIGIN
 from tests.test_query import T0, record
+
+parse_article = site_for("antara_kalteng").parse_article
 
 CORPUS: dict[str, dict[str, Any]] = json.loads((HOSTILE_DIR / "expected.json").read_text())
 ARTICLES = sorted(name for name in CORPUS if name.startswith("article_"))

@@ -26,7 +26,7 @@ from scrapy.utils.test import get_crawler
 
 from crawler.archive.store import connect
 from crawler.components.page_archive import PageArchiveMiddleware, page_fields
-from spiders.antara_kalteng import AntaraKaltengSpider
+from spiders.antara import AntaraKaltengSpider
 from tests.mirror import EXPECTED_URLS, LIVE_ORIGIN, MirrorServer, free_port, run_crawl
 from tests.test_db_outage import Secantus, uri_for
 

@@ -20,7 +20,7 @@ from scrapy.utils.test import get_crawler
 
 from crawler.archive.store import connect
 from crawler.components.incremental import ArchiveAwareMiddleware, Lookup
-from spiders.antara_kalteng import AntaraKaltengSpider
+from spiders.antara import AntaraKaltengSpider
 from tests.mirror import (
     EXPECTED_URLS,
     FIXTURE_DIR,

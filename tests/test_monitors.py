@@ -203,7 +203,7 @@ def test_layout_change_is_reported_and_alerted(
     assert stats["monitors/alert/webhook"] == "HTTP 200"
     assert "the site's layout may have changed: published_at found on 2 of 16" in run.log
     (sent,) = webhook.received
-    assert sent["json"]["text"].startswith("news_archive_crawler: antara_kalteng failed 2 of 10")
+    assert sent["json"]["text"].startswith("news_archive_crawler: antara_kalteng failed 2 of 11")
     assert "published_at found on 2 of 16 pages" in sent["json"]["text"]
     assert alert_file.read_text() == sent["json"]["text"]
 
@@ -221,7 +221,7 @@ def test_alert_message_lists_only_failures() -> None:
     )
     message = alert_message("bot", "s", results)
     assert message.splitlines() == [
-        "bot: s failed 1 of 7 monitors",
+        "bot: s failed 1 of 8 monitors",
         "- coverage/image_url: the site's layout may have changed: image_url found on 0 of 3 "
         "pages (at least 80% expected)",
     ]

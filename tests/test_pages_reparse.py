@@ -30,7 +30,7 @@ from crawler.archive.page_store import page_fields, page_html
 from crawler.archive.reparse import reparse_pages
 from crawler.archive.store import connect
 from crawler.components.page_archive import PageArchiveMiddleware
-from spiders.antara_kalteng import AntaraKaltengSpider
+from spiders.antara import AntaraKaltengSpider
 from tests.mirror import (
     EXPECTED_URLS,
     LIVE_ORIGIN,

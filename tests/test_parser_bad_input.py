@@ -11,9 +11,11 @@ from scrapy.utils.test import get_crawler
 from crawler.extract.decode import decode_html
 from crawler.extract.normalize import normalize_article
 from crawler.items import Article
-from crawler.sites.antara_kalteng import parse_article
+from crawler.sites import site_for
 from pipelines.normalize import NormalizePipeline
 from pipelines.validate import ValidatePipeline
+
+parse_article = site_for("antara_kalteng").parse_article
 
 SITE = Path(__file__).parent / "fixtures" / "antara_kalteng" / "site"
 PAGE = next((SITE / "berita" / "812077").glob("*.html")).read_text(encoding="utf-8")

@@ -15,9 +15,10 @@ from twisted.python.failure import Failure
 
 from crawler.extract.layers import ParsedArticle
 from crawler.items import Article
-from crawler.sites import antara_kalteng as site
-from spiders.antara_kalteng import AntaraKaltengSpider
+from crawler.sites import site_for
+from spiders.antara import AntaraKaltengSpider
 
+site = site_for("antara_kalteng")
 SITE_DIR = Path(__file__).parent / "fixtures" / "antara_kalteng" / "site"
 LIVE = "https://kalteng.antaranews.com"
 MIRROR = "http://127.0.0.1:8123"

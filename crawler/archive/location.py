@@ -2,7 +2,7 @@
 
 ``MONGO_URI`` (setting, else environment variable) names a server; unset, the embedded
 SecantusDB server under ``DATA_DIR`` is found or started (:mod:`crawler.archive.server`).
-No Scrapy here: components pass their crawler's settings in.
+No Scrapy here: components pass their crawler's settings in (:mod:`crawler.config` reads them).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from pymongo.database import Database
 
 from crawler.archive.server import EmbeddedServer, resolve_mongo_uri
 from crawler.archive.store import connect
+from crawler.config import SettingError, Settings, SettingsReader
 
 logger = logging.getLogger(__name__)
 
@@ -25,15 +27,36 @@ Doc = dict[str, Any]
 DB_TIMEOUT_MS = 5000
 
 
-def location_from_settings(settings: Any) -> tuple[str | None, str, str]:
-    """``(mongo_uri, database, data_dir)`` from Scrapy settings, read the same way by every
-    component: ``MONGO_URI`` (the setting, else the environment variable; None means the
-    embedded server), ``MONGO_DATABASE``, ``DATA_DIR``."""
-    return (
-        settings.get("MONGO_URI") or os.environ.get("MONGO_URI") or None,
-        settings.get("MONGO_DATABASE") or "news_archive",
-        settings.get("DATA_DIR") or "./data",
-    )
+@dataclass(frozen=True)
+class ArchiveLocation:
+    """Where the archive is, read once from the settings the same way by every component.
+
+    ``mongo_uri``: ``MONGO_URI`` (the setting, else the environment variable; None means the
+    embedded server); ``database``: ``MONGO_DATABASE``; ``data_dir``: ``DATA_DIR`` (the embedded
+    server's data and the spools); ``retry_seconds``: ``ARCHIVE_RETRY_SECONDS``, how often a
+    writer whose database stopped answering checks whether it is back (0 or more).
+    """
+
+    mongo_uri: str | None
+    database: str
+    data_dir: str
+    retry_seconds: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ArchiveLocation:
+        reader = SettingsReader(settings)
+        database = reader.text("MONGO_DATABASE")
+        if database is None:
+            raise SettingError("MONGO_DATABASE", "a database name", reader.raw("MONGO_DATABASE"))
+        data_dir = reader.text("DATA_DIR")
+        if data_dir is None:
+            raise SettingError("DATA_DIR", "a directory", reader.raw("DATA_DIR"))
+        return cls(
+            mongo_uri=reader.text("MONGO_URI") or os.environ.get("MONGO_URI") or None,
+            database=database,
+            data_dir=data_dir,
+            retry_seconds=reader.number("ARCHIVE_RETRY_SECONDS", minimum=0.0),
+        )
 
 
 class ArchiveConnection:
@@ -55,10 +78,9 @@ class ArchiveConnection:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Any) -> ArchiveConnection:
-        """The connection Scrapy ``settings`` (or any mapping with ``.get``) point to."""
-        mongo_uri, database, data_dir = location_from_settings(settings)
-        return cls(mongo_uri=mongo_uri, database=database, data_dir=data_dir)
+    def at(cls, location: ArchiveLocation) -> ArchiveConnection:
+        """The connection to the archive at ``location``."""
+        return cls(location.mongo_uri, location.database, location.data_dir)
 
     def db(self) -> Database[Doc]:
         """The database (blocking: call from a worker thread). Raises if unreachable."""

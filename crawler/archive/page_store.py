@@ -45,6 +45,7 @@ from pymongo import ASCENDING, DESCENDING, UpdateOne, WriteConcern
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, ConnectionFailure
 
+from crawler import stats_keys
 from crawler.archive.location import ArchiveConnection
 from crawler.archive.server import EmbeddedServerError
 from crawler.archive.spool import ReplayResult, Spool
@@ -278,9 +279,9 @@ class PageStore:
                     self.retry_seconds,
                 )
             else:
-                counts["pages/batches"] += 1
+                counts[stats_keys.PAGES_BATCHES] += 1
                 for name, value in vars(result).items():
-                    counts[f"pages/{name}"] += value
+                    counts[stats_keys.pages_count(name)] += value
                 return counts
         self._spool(pages, counts)
         return counts
@@ -303,11 +304,11 @@ class PageStore:
 
     def _spool(self, pages: Sequence[Page], counts: Counter[str]) -> None:
         try:
-            counts["pages/spooled"] += self.spool.append(
+            counts[stats_keys.PAGES_SPOOLED] += self.spool.append(
                 {"url": url, "fields": fields} for url, fields in pages
             )
         except Exception as exc:
-            counts["pages/lost"] += len(pages)
+            counts[stats_keys.PAGES_LOST] += len(pages)
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             logger.error(
                 "Lost %s raw page(s): the page archive is unavailable and the spool in %s "
@@ -352,18 +353,18 @@ class PageStore:
             self._go_offline()
             logger.warning("Page archive lost while replaying its spool (%s)", exc)
         except OSError as exc:  # the spool, not the database: keep writing to the database
-            counts["pages/replay_failed_files"] += 1
+            counts[stats_keys.PAGES_REPLAY_FAILED_FILES] += 1
             logger.error("Could not replay the page spool in %s: %s", self.spool.directory, exc)
         except Exception as exc:
             self._go_offline()
             logger.error("Replaying the page spool failed (%s: %s)", type(exc).__name__, exc)
         finally:
-            counts["pages/replayed"] += replay.records
-            counts["pages/replay/stored"] += replay.archive.inserted
-            counts["pages/replay/superseded"] += replay.archive.unchanged
-            counts["pages/replay/errors"] += replay.archive.errors
-            counts["pages/corrupt_lines"] += replay.corrupt_lines
-            counts["pages/replay_failed_files"] += replay.failed_files
+            counts[stats_keys.PAGES_REPLAYED] += replay.records
+            counts[stats_keys.pages_replay("stored")] += replay.archive.inserted
+            counts[stats_keys.pages_replay("superseded")] += replay.archive.unchanged
+            counts[stats_keys.pages_replay("errors")] += replay.archive.errors
+            counts[stats_keys.PAGES_CORRUPT_LINES] += replay.corrupt_lines
+            counts[stats_keys.PAGES_REPLAY_FAILED_FILES] += replay.failed_files
 
     def _go_offline(self) -> None:
         self.online, self._was_down = False, True

@@ -28,14 +28,13 @@ from pymongo.database import Database
 from crawler.archive.page_store import PAGES, page_html
 from crawler.archive.store import ArchiveResult, archive_batch
 from crawler.extract.normalize import normalize_article
-from crawler.items import REQUIRED_FIELDS, Article
+from crawler.items import Article, drop_reason, missing_required
 from crawler.sites import site_for
 
 logger = logging.getLogger(__name__)
 
 Doc = dict[str, Any]
 DEFAULT_BATCH_SIZE = 200
-DEFAULT_TIMEZONE = "Asia/Jakarta"
 
 
 @dataclass
@@ -76,14 +75,13 @@ def reparse_pages(
     source: str | None = None,
     since: datetime | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    default_tz: str = DEFAULT_TIMEZONE,
 ) -> ReparseResult:
     """Re-parse stored pages (see the module docstring) and archive the records."""
     result = ReparseResult()
     batch: list[Doc] = []
     for page in _pages(db, page_filter(source, since)):
         result.pages += 1
-        record = _record(page, result, default_tz)
+        record = _record(page, result)
         if record is None:
             continue
         batch.append(record)
@@ -102,8 +100,9 @@ def _pages(db: Database[Doc], query: Doc) -> Iterator[Doc]:
     yield from db[PAGES].find(query, projection, batch_size=100).sort("url", 1)
 
 
-def _record(page: Mapping[str, Any], result: ReparseResult, default_tz: str) -> Doc | None:
-    """The normalised, valid record of one page, or None (counted)."""
+def _record(page: Mapping[str, Any], result: ReparseResult) -> Doc | None:
+    """The normalised, valid record of one page, or None (counted); page times without a zone
+    are read in the zone of the page's desk, as in a crawl."""
     url = str(page["url"])
     try:
         site = site_for(str(page.get("source")))
@@ -112,16 +111,16 @@ def _record(page: Mapping[str, Any], result: ReparseResult, default_tz: str) -> 
         article.url = article.url or url
         article.source = article.source or page.get("source")
         article.crawled_at = page.get("fetched_at")
-        article = normalize_article(article, default_tz=default_tz)
+        article = normalize_article(article, default_tz=site.timezone)
     except Exception:  # one bad page must not stop the rebuild
         logger.exception("Could not re-parse %s", url)
         result.parse_errors += 1
         return None
     result.parsed += 1
     record = asdict(article)
-    missing = [name for name in REQUIRED_FIELDS if not record.get(name)]
+    missing = missing_required(record)
     if missing:
-        result.dropped[f"missing_{missing[0]}"] += 1
+        result.dropped[drop_reason(missing)] += 1
         logger.warning("Not archiving %s: missing %s", url, ", ".join(missing))
         return None
     return record

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 import bson
 from bson.errors import InvalidDocument
 from pymongo import ASCENDING, DESCENDING, InsertOne, MongoClient, UpdateOne
+from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 from pymongo.uri_parser import parse_uri
@@ -92,15 +93,27 @@ def ensure_indexes(db: Database[Doc]) -> None:
     db[ARTICLE_VERSIONS].create_index([("url", ASCENDING), ("version", ASCENDING)], unique=True)
 
 
+def find_in_chunks(
+    collection: Collection[Doc],
+    field: str,
+    values: Iterable[Any],
+    projection: Mapping[str, Any] | None = None,
+    *,
+    query: Mapping[str, Any] | None = None,
+) -> Iterator[Doc]:
+    """The documents whose ``field`` is one of ``values`` (and that match ``query``): one
+    ``$in`` query per :data:`IN_CHUNK` values, so a long list never makes a query too large.
+    Duplicate values are asked for once."""
+    wanted = list(dict.fromkeys(values))
+    for start in range(0, len(wanted), IN_CHUNK):
+        condition = {**(query or {}), field: {"$in": wanted[start : start + IN_CHUNK]}}
+        yield from collection.find(condition, projection)
+
+
 def known_urls(db: Database[Doc], urls: Iterable[str]) -> set[str]:
     """The subset of ``urls`` already archived (for incremental crawls)."""
-    wanted = [str(url) for url in urls]
-    found: set[str] = set()
-    for start in range(0, len(wanted), IN_CHUNK):
-        chunk = wanted[start : start + IN_CHUNK]
-        for doc in db[ARTICLES].find({"url": {"$in": chunk}}, {"_id": 0, "url": 1}):
-            found.add(doc["url"])
-    return found
+    docs = find_in_chunks(db[ARTICLES], "url", (str(url) for url in urls), {"_id": 0, "url": 1})
+    return {doc["url"] for doc in docs}
 
 
 def utc_now() -> datetime:
@@ -216,22 +229,15 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def _find_in(db: Database[Doc], name: str, field: str, values: list[str], **kw: Any) -> list[Doc]:
-    docs: list[Doc] = []
-    for start in range(0, len(values), IN_CHUNK):
-        docs.extend(db[name].find({field: {"$in": values[start : start + IN_CHUNK]}}, **kw))
-    return docs
-
-
 def _write(db: Database[Doc], docs: list[Doc], now: datetime, result: ArchiveResult) -> list[Doc]:
     """Plan and send the writes for ``docs`` (distinct URLs); return the docs to retry."""
     if not docs:
         return []
     urls = [doc["url"] for doc in docs]
-    existing = {d["url"]: d for d in _find_in(db, ARTICLES, "url", urls)}
+    existing = {d["url"]: d for d in find_in_chunks(db[ARTICLES], "url", urls)}
     hashes = sorted({doc["content_hash"] for doc in docs})
     projection = {"_id": 0, "url": 1, "content_hash": 1, "first_seen_at": 1, "duplicate_of": 1}
-    same_hash = _find_in(db, ARTICLES, "content_hash", hashes, projection=projection)
+    same_hash = list(find_in_chunks(db[ARTICLES], "content_hash", hashes, projection))
     originals = _originals(docs, existing, same_hash, now)
 
     article_ops: list[InsertOne[Doc] | UpdateOne] = []
@@ -348,5 +354,5 @@ def _one_by_one(db: Database[Doc], name: str, ops: Sequence[Any]) -> tuple[int, 
 def _lost_updates(db: Database[Doc], docs: list[Doc], changed: list[int]) -> list[int]:
     """Changed records whose guarded update matched nothing (another writer got there first)."""
     urls = [docs[index]["url"] for index in changed]
-    stored = {d["url"]: d.get("content_hash") for d in _find_in(db, ARTICLES, "url", urls)}
+    stored = {d["url"]: d.get("content_hash") for d in find_in_chunks(db[ARTICLES], "url", urls)}
     return [i for i in changed if stored.get(docs[i]["url"]) != docs[i]["content_hash"]]

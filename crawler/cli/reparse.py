@@ -29,7 +29,8 @@ def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> dat
 @click.option(
     "--source",
     type=click.Choice(sorted(SITES)),
-    help="Only pages of this spider (default: every source with a parser).",
+    metavar="SOURCE",
+    help="Only pages of this spider, e.g. antara_kalsel (default: every source with a parser).",
 )
 @click.option(
     "--since",

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 
+from crawler import stats_keys
+
 if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
@@ -25,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 #: Stats counting records or pages that were not kept anywhere (see pipelines.archive and
 #: crawler.components.page_archive).
-LOSS_STATS = ("spool/lost_records", "pages/lost")
+LOSS_STATS = stats_keys.LOSS_KEYS
 #: The exit status of a crawl that lost data (1, like a crawl Scrapy could not start).
 DATA_LOST_EXIT_CODE = 1
 
@@ -42,6 +44,11 @@ class Command(ScrapyCrawlCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         super().run(args, opts)
+        self._fail_on_lost_data()
+
+    def _fail_on_lost_data(self) -> None:
+        """Exit 1 if any crawler of this command lost records or pages (and nothing else
+        already made the exit status non-zero)."""
         lost = {key: value for key, value in self._lost().items() if value}
         if lost and self.exitcode == 0:
             logger.error(
@@ -54,8 +61,12 @@ class Command(ScrapyCrawlCommand):
     def _lost(self) -> dict[str, int]:
         totals = dict.fromkeys(LOSS_STATS, 0)
         for crawler in self._crawlers:
-            if crawler.stats is None:
+            try:
+                stats = crawler.stats
+            except RuntimeError:  # Scrapy 2.19 raises for a crawler that never started
+                continue
+            if stats is None:
                 continue
             for key in LOSS_STATS:
-                totals[key] += int(crawler.stats.get_value(key, 0) or 0)
+                totals[key] += int(stats.get_value(key, 0) or 0)
         return totals

@@ -24,6 +24,8 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request
 
+from crawler import stats_keys
+
 logger = logging.getLogger(__name__)
 
 
@@ -37,7 +39,9 @@ class CountedDrop(IgnoreRequest):
 
 def stat_key(crawler: Crawler, reason: str, *, failure: bool) -> str:
     spider = crawler.spider.name if crawler.spider is not None else "crawl"
-    return f"{spider}/{'download_errors' if failure else 'dropped'}/{reason}"
+    if failure:
+        return stats_keys.download_error(spider, reason)
+    return stats_keys.dropped(spider, reason)
 
 
 def drop_request(

@@ -26,18 +26,18 @@ backfill.
 If the archive cannot be reached, a warning is logged once and everything is crawled
 (``incremental/db_unavailable`` counts the listing pages that were not checked).
 
-Settings (read once): ``INCREMENTAL_ENABLED`` (default True; False disables the middleware),
-``REFRESH_WITHIN_HOURS`` (default 24; 0 never re-fetches archived articles),
-``STOP_AFTER_KNOWN_PAGES`` (default 1; 0 never stops a listing),
-``INCREMENTAL_GONE_RECHECK_HOURS`` (default 24; 0 always re-requests gone links), and the
-archive's ``MONGO_URI``, ``MONGO_DATABASE``, ``DATA_DIR``.
+Settings (read once, defaults in :mod:`crawler.settings`): ``INCREMENTAL_ENABLED`` (False
+disables the middleware), ``REFRESH_WITHIN_HOURS`` (0 never re-fetches archived articles),
+``STOP_AFTER_KNOWN_PAGES`` (0 never stops a listing), ``INCREMENTAL_GONE_RECHECK_HOURS`` (0
+always re-requests gone links), none of them negative; and the archive's location
+(:class:`crawler.archive.location.ArchiveLocation`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -45,10 +45,12 @@ from typing import TYPE_CHECKING, Any
 from scrapy import Request, signals
 from scrapy.exceptions import NotConfigured
 
-from crawler.archive.location import ArchiveConnection
+from crawler import stats_keys
+from crawler.archive.location import ArchiveConnection, ArchiveLocation
 from crawler.archive.page_store import PAGES
-from crawler.archive.store import ARTICLES, IN_CHUNK
+from crawler.archive.store import ARTICLES, find_in_chunks
 from crawler.components.jobdir import rebuilding
+from crawler.config import Settings, SettingsReader
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -63,17 +65,21 @@ GONE_STATUSES = (404, 410)
 
 @dataclass(frozen=True)
 class IncrementalConfig:
+    """The incremental settings, read and checked once (none may be negative)."""
+
     refresh_within: timedelta
     stop_after_known_pages: int
     gone_recheck: timedelta
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> IncrementalConfig:
-        settings = crawler.settings
+    def from_settings(cls, settings: Settings) -> IncrementalConfig:
+        reader = SettingsReader(settings)
         return cls(
-            refresh_within=timedelta(hours=settings.getfloat("REFRESH_WITHIN_HOURS", 24)),
-            stop_after_known_pages=max(0, settings.getint("STOP_AFTER_KNOWN_PAGES", 1)),
-            gone_recheck=timedelta(hours=settings.getfloat("INCREMENTAL_GONE_RECHECK_HOURS", 24)),
+            refresh_within=timedelta(hours=reader.number("REFRESH_WITHIN_HOURS", minimum=0)),
+            stop_after_known_pages=reader.integer("STOP_AFTER_KNOWN_PAGES", minimum=0),
+            gone_recheck=timedelta(
+                hours=reader.number("INCREMENTAL_GONE_RECHECK_HOURS", minimum=0)
+            ),
         )
 
 
@@ -101,12 +107,12 @@ class ArchiveAwareMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchiveAwareMiddleware:
-        if not crawler.settings.getbool("INCREMENTAL_ENABLED", True):
+        if not SettingsReader(crawler.settings).flag("INCREMENTAL_ENABLED"):
             raise NotConfigured("INCREMENTAL_ENABLED is off")
         middleware = cls(
             crawler,
-            IncrementalConfig.from_crawler(crawler),
-            ArchiveConnection.from_settings(crawler.settings),
+            IncrementalConfig.from_settings(crawler.settings),
+            ArchiveConnection.at(ArchiveLocation.from_settings(crawler.settings)),
         )
         crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
         return middleware
@@ -162,7 +168,7 @@ class ArchiveAwareMiddleware:
             return True
         if (reason, url) not in self._counted:
             self._counted.add((reason, url))
-            self.stats.inc_value(f"incremental/{reason}")
+            self.stats.inc_value(stats_keys.incremental(reason))
         return wanted
 
     def _stop(self, response: Response, streak: int) -> bool:
@@ -175,7 +181,7 @@ class ArchiveAwareMiddleware:
             streak,
             response.meta.get("listing"),
         )
-        self.stats.inc_value("incremental/stopped_listings")
+        self.stats.inc_value(stats_keys.INCREMENTAL_STOPPED_LISTINGS)
         return True
 
     def _walks_to_the_end(self) -> bool:
@@ -186,19 +192,19 @@ class ArchiveAwareMiddleware:
     async def _lookup(self, urls: set[str]) -> Lookup | None:
         """One batched query (two when some links are not archived); None: DB unavailable."""
         if self._unavailable:
-            self.stats.inc_value("incremental/db_unavailable")
+            self.stats.inc_value(stats_keys.INCREMENTAL_DB_UNAVAILABLE)
             return None
         try:
             lookup = await asyncio.to_thread(self._find, sorted(urls))
         except Exception as exc:
             self._unavailable = True
-            self.stats.inc_value("incremental/db_unavailable")
+            self.stats.inc_value(stats_keys.INCREMENTAL_DB_UNAVAILABLE)
             logger.warning(
                 "Archive unavailable for incremental checks (%s); crawling every article", exc
             )
             await asyncio.to_thread(self.connection.close)
             return None
-        self.stats.inc_value("incremental/lookups")
+        self.stats.inc_value(stats_keys.INCREMENTAL_LOOKUPS)
         return lookup
 
     def _find(self, urls: list[str]) -> Lookup:
@@ -206,9 +212,8 @@ class ArchiveAwareMiddleware:
         db = self.connection.db()
         published: dict[str, datetime | None] = {}
         projection = {"_id": 0, "url": 1, "published_at": 1}
-        for chunk in _chunks(urls):
-            for doc in db[ARTICLES].find({"url": {"$in": chunk}}, projection):
-                published[doc["url"]] = doc.get("published_at")
+        for doc in find_in_chunks(db[ARTICLES], "url", urls, projection):
+            published[doc["url"]] = doc.get("published_at")
         gone: set[str] = set()
         unknown = [url for url in urls if url not in published]
         if unknown and self.config.gone_recheck > timedelta(0):
@@ -217,16 +222,10 @@ class ArchiveAwareMiddleware:
                 "last_status": {"$in": list(GONE_STATUSES)},
                 "last_fetched_at": {"$gte": since},
             }
-            for chunk in _chunks(unknown):
-                for doc in db[PAGES].find({**query, "url": {"$in": chunk}}, {"_id": 0, "url": 1}):
-                    gone.add(doc["url"])
+            docs = find_in_chunks(db[PAGES], "url", unknown, {"_id": 0, "url": 1}, query=query)
+            gone.update(doc["url"] for doc in docs)
         return Lookup(published, gone)
 
 
 def _live_url(request: Request) -> str:
     return str(request.cb_kwargs.get("live_url") or request.url)
-
-
-def _chunks(values: list[str]) -> Iterable[list[str]]:
-    for start in range(0, len(values), IN_CHUNK):
-        yield values[start : start + IN_CHUNK]

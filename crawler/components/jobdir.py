@@ -41,10 +41,12 @@ from scrapy.dupefilters import RFPDupeFilter
 from scrapy.utils.job import job_dir
 from scrapy.utils.request import RequestFingerprinterProtocol
 
+from crawler import stats_keys
+
 logger = logging.getLogger(__name__)
 
 RUNNING_MARKER = "crawl.running"
-UNCLEAN_RESUME_STAT = "jobdir/unclean_resume"
+UNCLEAN_RESUME_STAT = stats_keys.JOBDIR_UNCLEAN_RESUME
 
 
 class JobdirInUse(RuntimeError):
@@ -78,7 +80,7 @@ class ResumableDupeFilter(RFPDupeFilter):
                 discarded = _discard_state(Path(jobdir))
                 assert crawler.stats is not None
                 crawler.stats.set_value(UNCLEAN_RESUME_STAT, 1)
-                crawler.stats.set_value("jobdir/discarded_fingerprints", discarded)
+                crawler.stats.set_value(stats_keys.JOBDIR_DISCARDED_FINGERPRINTS, discarded)
                 logger.warning(
                     "The previous crawl with JOBDIR=%s was killed before it saved its queue: "
                     "rebuilding the crawl from the archive (%s request fingerprint(s) "

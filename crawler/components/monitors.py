@@ -23,16 +23,19 @@ Monitors (each result in the stats as ``monitors/<name>/failed`` 0/1 and
 ``listings``       at least ``MONITOR_MIN_LISTING_PAGES`` listing pages were fetched ("no listing
                    page was fetched": robots.txt, a dead site, or a JOBDIR whose requests were
                    all seen), unless the run only resumed requests a JOBDIR had queued;
+``listing_links``  no listing page was without article links ("listing /terkini had no article
+                   links: the layout may have changed");
 ``archive``        nothing was spooled (database unreachable), lost (neither database nor
                    spool could take it), refused by the archive, or, for raw pages, not kept.
 
-Settings: ``MONITORS_ENABLED``, ``MONITOR_MIN_COVERAGE`` (field → share),
-``MONITOR_COVERAGE_MIN_PAGES``, ``MONITOR_MIN_ITEM_SHARE``, ``MONITOR_MIN_ITEMS``,
-``MONITOR_MAX_ERRORS``, ``MONITOR_MIN_LISTING_PAGES``, ``MONITOR_ARTICLE_CALLBACKS`` (default
-``["parse_article"]``),
-``ALERT_COMMAND``, ``ALERT_WEBHOOK_URL``, ``ALERT_TIMEOUT_SECONDS`` (see
-:mod:`crawler.ops.alerts`). A failed monitor logs an error and calls the alert hooks once;
-``monitors/alerted`` is then 1, so the cron runner does not alert twice.
+Settings (read once into :class:`MonitorConfig`, defaults in :mod:`crawler.settings`):
+``MONITORS_ENABLED``, ``MONITOR_MIN_COVERAGE`` (field → share from 0 to 1),
+``MONITOR_COVERAGE_MIN_PAGES``, ``MONITOR_MIN_ITEM_SHARE`` (0 to 1), ``MONITOR_MIN_ITEMS``,
+``MONITOR_MAX_ERRORS``, ``MONITOR_MIN_LISTING_PAGES`` (counts, none negative),
+``MONITOR_ARTICLE_CALLBACKS`` (one or more), ``ALERT_COMMAND``, ``ALERT_WEBHOOK_URL``,
+``ALERT_TIMEOUT_SECONDS`` (above 0; see :mod:`crawler.ops.alerts`). A failed monitor logs an
+error and calls the alert hooks once; ``monitors/alerted`` is then 1, so the cron runner does
+not alert twice.
 """
 
 from __future__ import annotations
@@ -49,8 +52,9 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response
-from scrapy.settings import BaseSettings
 
+from crawler import stats_keys
+from crawler.config import SettingError, Settings, SettingsReader, check_number, project_default
 from crawler.ops.alerts import send_alert
 
 logger = logging.getLogger(__name__)
@@ -65,39 +69,47 @@ class MonitorResult:
 
 @dataclass(frozen=True)
 class MonitorConfig:
-    """The monitor settings, read and checked once."""
+    """The monitor settings, read and checked once. Built without settings (in tests), it
+    holds crawler/settings.py's values, and no alert hooks."""
 
-    min_coverage: dict[str, float] = field(default_factory=dict)
-    coverage_min_pages: int = 3
-    min_item_share: float = 0.95
-    min_items: int = 0
-    max_errors: int = 0
-    min_listing_pages: int = 1
-    article_callbacks: frozenset[str] = frozenset({"parse_article"})
+    min_coverage: dict[str, float] = field(
+        default_factory=lambda: dict(project_default("MONITOR_MIN_COVERAGE"))
+    )
+    coverage_min_pages: int = project_default("MONITOR_COVERAGE_MIN_PAGES")
+    min_item_share: float = project_default("MONITOR_MIN_ITEM_SHARE")
+    min_items: int = project_default("MONITOR_MIN_ITEMS")
+    max_errors: int = project_default("MONITOR_MAX_ERRORS")
+    min_listing_pages: int = project_default("MONITOR_MIN_LISTING_PAGES")
+    article_callbacks: frozenset[str] = frozenset(project_default("MONITOR_ARTICLE_CALLBACKS"))
     alert_command: str | None = None
     alert_webhook_url: str | None = None
-    alert_timeout: float = 10.0
+    alert_timeout: float = project_default("ALERT_TIMEOUT_SECONDS")
 
     @classmethod
-    def from_settings(cls, settings: BaseSettings) -> MonitorConfig:
-        coverage = {str(k): float(v) for k, v in settings.getdict("MONITOR_MIN_COVERAGE").items()}
-        shares = {**coverage, "MONITOR_MIN_ITEM_SHARE": settings.getfloat("MONITOR_MIN_ITEM_SHARE")}
-        for name, share in shares.items():
-            if not 0.0 <= share <= 1.0:
-                raise ValueError(f"{name}: a share between 0 and 1 is expected, got {share}")
+    def from_settings(cls, settings: Settings) -> MonitorConfig:
+        reader = SettingsReader(settings)
+        coverage: dict[str, float] = {}
+        for key, share in reader.mapping("MONITOR_MIN_COVERAGE").items():
+            name = str(key)
+            try:
+                coverage[name] = float(share)
+            except (TypeError, ValueError):
+                raise SettingError(f"MONITOR_MIN_COVERAGE[{name!r}]", "a number", share) from None
+            check_number(f"MONITOR_MIN_COVERAGE[{name!r}]", coverage[name], minimum=0, maximum=1)
+        callbacks = frozenset(str(name) for name in reader.values("MONITOR_ARTICLE_CALLBACKS"))
+        if not callbacks:
+            raise SettingError("MONITOR_ARTICLE_CALLBACKS", "one callback name or more", [])
         return cls(
             min_coverage=coverage,
-            coverage_min_pages=settings.getint("MONITOR_COVERAGE_MIN_PAGES", 3),
-            min_item_share=settings.getfloat("MONITOR_MIN_ITEM_SHARE", 0.95),
-            min_items=settings.getint("MONITOR_MIN_ITEMS", 0),
-            max_errors=settings.getint("MONITOR_MAX_ERRORS", 0),
-            min_listing_pages=settings.getint("MONITOR_MIN_LISTING_PAGES", 1),
-            article_callbacks=frozenset(
-                settings.getlist("MONITOR_ARTICLE_CALLBACKS", ["parse_article"])
-            ),
-            alert_command=settings.get("ALERT_COMMAND") or None,
-            alert_webhook_url=settings.get("ALERT_WEBHOOK_URL") or None,
-            alert_timeout=settings.getfloat("ALERT_TIMEOUT_SECONDS", 10.0),
+            coverage_min_pages=reader.integer("MONITOR_COVERAGE_MIN_PAGES", minimum=0),
+            min_item_share=reader.share("MONITOR_MIN_ITEM_SHARE"),
+            min_items=reader.integer("MONITOR_MIN_ITEMS", minimum=0),
+            max_errors=reader.integer("MONITOR_MAX_ERRORS", minimum=0),
+            min_listing_pages=reader.integer("MONITOR_MIN_LISTING_PAGES", minimum=0),
+            article_callbacks=callbacks,
+            alert_command=reader.text("ALERT_COMMAND"),
+            alert_webhook_url=reader.text("ALERT_WEBHOOK_URL"),
+            alert_timeout=reader.number("ALERT_TIMEOUT_SECONDS", positive=True),
         )
 
 
@@ -125,7 +137,7 @@ def evaluate(
             f"the spider closed as {reason!r}" + ("" if reason == "finished" else ", not finished"),
         )
     ]
-    errors = int(stats.get("log_count/ERROR", 0))
+    errors = int(stats.get(stats_keys.LOG_ERRORS, 0))
     results.append(
         MonitorResult(
             "errors",
@@ -151,17 +163,36 @@ def evaluate(
         results.append(MonitorResult(f"coverage/{name}", ok, text))
     results.append(_item_count(stats, config, spider, article_links))
     results.append(_listings(stats, config, listing_pages))
+    results.append(_listing_links(stats, spider))
     results.append(_archive(stats))
     return results
+
+
+def _listing_links(stats: Mapping[str, Any], spider: str) -> MonitorResult:
+    """A listing page without a single article link (neither its item markup nor the URL
+    pattern found one): the site's listing layout changed, or the page is not a listing."""
+    prefix = stats_keys.spider_prefix(spider, stats_keys.LISTING_NO_LINKS_GROUP)
+    empty = sorted(
+        key[len(prefix) :] for key, count in stats.items() if key.startswith(prefix) and count
+    )
+    if not empty:
+        return MonitorResult("listing_links", True, "every listing page had article links")
+    paths = ", ".join("/" if name == "home" else f"/{name}" for name in empty)
+    noun = "listing" if len(empty) == 1 else "listings"
+    return MonitorResult(
+        "listing_links",
+        False,
+        f"{noun} {paths} had no article links: the layout may have changed",
+    )
 
 
 def _archive(stats: Mapping[str, Any]) -> MonitorResult:
     """Spooled, lost and refused records (and raw pages), each said once: a lost record never
     sits next to "every record reached the archive"."""
-    spooled = int(stats.get("spool/written", 0))
-    lost = int(stats.get("spool/lost_records", 0))
-    refused = int(stats.get("archive/errors", 0))
-    pages_lost = int(stats.get("pages/lost", 0))
+    spooled = int(stats.get(stats_keys.SPOOL_WRITTEN, 0))
+    lost = int(stats.get(stats_keys.SPOOL_LOST, 0))
+    refused = int(stats.get(stats_keys.ARCHIVE_ERRORS, 0))
+    pages_lost = int(stats.get(stats_keys.PAGES_LOST, 0))
     problems = []
     if lost:
         problems.append(
@@ -185,14 +216,14 @@ def _archive(stats: Mapping[str, Any]) -> MonitorResult:
 def _item_count(
     stats: Mapping[str, Any], config: MonitorConfig, spider: str, article_links: int
 ) -> MonitorResult:
-    scraped = int(stats.get("item_scraped_count", 0))
-    dropped = int(stats.get("item_dropped_count", 0))
+    scraped = int(stats.get(stats_keys.ITEM_SCRAPED, 0))
+    dropped = int(stats.get(stats_keys.ITEM_DROPPED, 0))
     counted_prefixes = (
-        f"{spider}/skipped/http_",
-        f"{spider}/download_errors/",
+        stats_keys.skipped(spider, stats_keys.HTTP_SKIP_PREFIX),
+        stats_keys.spider_prefix(spider, stats_keys.DOWNLOAD_ERRORS),
         # robots.txt, a redirect to a URL requested anyway (crawler.components.drops)
-        f"{spider}/dropped/",
-        f"{spider}/parse_errors",
+        stats_keys.spider_prefix(spider, stats_keys.DROPPED),
+        stats_keys.parse_errors(spider),
     )
     skipped = sum(
         int(value)
@@ -220,7 +251,8 @@ def _listings(stats: Mapping[str, Any], config: MonitorConfig, listing_pages: in
         return MonitorResult("listings", True, f"{listing_pages} listing page(s) fetched")
     # More dequeued than enqueued: requests a cleanly stopped JOBDIR run had queued, e.g. the
     # articles left when it was stopped after its last listing page.
-    resumed = int(stats.get("scheduler/dequeued", 0)) - int(stats.get("scheduler/enqueued", 0))
+    dequeued = int(stats.get(stats_keys.SCHEDULER_DEQUEUED, 0))
+    resumed = dequeued - int(stats.get(stats_keys.SCHEDULER_ENQUEUED, 0))
     if resumed > 0:
         return MonitorResult(
             "listings",
@@ -259,7 +291,7 @@ class RunMonitors:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunMonitors:
-        if not crawler.settings.getbool("MONITORS_ENABLED", True):
+        if not SettingsReader(crawler.settings).flag("MONITORS_ENABLED"):
             raise NotConfigured("MONITORS_ENABLED is off")
         extension = cls(crawler, MonitorConfig.from_settings(crawler.settings))
         crawler.signals.connect(extension.item_scraped, signal=signals.item_scraped)
@@ -329,17 +361,17 @@ class RunMonitors:
         )
         failed = [result for result in results if not result.passed]
         for result in results:
-            stats.set_value(f"monitors/{result.name}/failed", 0 if result.passed else 1)
-            stats.set_value(f"monitors/{result.name}/message", result.message)
-        stats.set_value("monitors/passed", len(results) - len(failed))
-        stats.set_value("monitors/failed", len(failed))
-        stats.set_value("monitors/article_links", article_links)
-        stats.set_value("monitors/pages", self.pages)
-        stats.set_value("monitors/listing_pages", self.listing_pages)
+            stats.set_value(stats_keys.monitor_failed(result.name), 0 if result.passed else 1)
+            stats.set_value(stats_keys.monitor_message(result.name), result.message)
+        stats.set_value(stats_keys.MONITORS_PASSED, len(results) - len(failed))
+        stats.set_value(stats_keys.MONITORS_FAILED, len(failed))
+        stats.set_value(stats_keys.MONITORS_ARTICLE_LINKS, article_links)
+        stats.set_value(stats_keys.MONITORS_PAGES, self.pages)
+        stats.set_value(stats_keys.MONITORS_LISTING_PAGES, self.listing_pages)
         if not failed:
             logger.info("All %s monitors passed", len(results))
             return
-        message = alert_message(self.crawler.settings.get("BOT_NAME", "crawler"), spider, results)
+        message = alert_message(self.crawler.settings.get("BOT_NAME"), spider, results)
         logger.error("%s", message)
         if self.config.alert_command or self.config.alert_webhook_url:
             outcomes = await asyncio.to_thread(
@@ -351,5 +383,5 @@ class RunMonitors:
                 env={"ALERT_SPIDER": spider},
             )
             for hook, outcome in outcomes.items():
-                stats.set_value(f"monitors/alert/{hook}", outcome)
-            stats.set_value("monitors/alerted", 1)
+                stats.set_value(stats_keys.monitor_alert(hook), outcome)
+            stats.set_value(stats_keys.MONITORS_ALERTED, 1)

@@ -22,9 +22,9 @@ pages are spooled in ``DATA_DIR/spool/pages/`` while the database is unreachable
 when it answers again (checked every ``ARCHIVE_RETRY_SECONDS``, and once more at close), as
 the article pipeline does; see :mod:`crawler.archive.page_store`.
 
-Settings (read once): ``PAGE_ARCHIVE_ENABLED`` (default True), ``PAGE_ARCHIVE_BATCH_SIZE``
-(pages per bulk write, default 100), ``ARCHIVE_RETRY_SECONDS``, and ``MONGO_URI``,
-``MONGO_DATABASE``, ``DATA_DIR``.
+Settings (read once, defaults in :mod:`crawler.settings`): ``PAGE_ARCHIVE_ENABLED``,
+``PAGE_ARCHIVE_BATCH_SIZE`` (pages per bulk write, at least 1), and the archive's location
+with ``ARCHIVE_RETRY_SECONDS`` (:class:`crawler.archive.location.ArchiveLocation`).
 Stats: ``pages/stored`` (only pages the server acknowledged), ``pages/gone``, ``pages/batches``,
 ``pages/bytes`` (compressed), ``pages/errors`` (a page that could not be prepared, or that the
 server refused; each logged), ``pages/spooled``, ``pages/replayed``, ``pages/lost`` (neither
@@ -37,15 +37,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response, TextResponse
 
-from crawler.archive.location import ArchiveConnection, location_from_settings
+from crawler import stats_keys
+from crawler.archive.location import ArchiveConnection, ArchiveLocation
 from crawler.archive.page_store import KEPT_HEADERS, Page, PageStore, page_fields
 from crawler.archive.store import utc_now
+from crawler.config import Settings, SettingsReader
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -54,6 +57,22 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 Doc = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PageArchiveConfig:
+    """The page archive's settings, read and checked once."""
+
+    location: ArchiveLocation
+    batch_size: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PageArchiveConfig:
+        reader = SettingsReader(settings)
+        return cls(
+            location=ArchiveLocation.from_settings(settings),
+            batch_size=reader.integer("PAGE_ARCHIVE_BATCH_SIZE", minimum=1),
+        )
 
 
 class PageArchiveMiddleware:
@@ -70,15 +89,12 @@ class PageArchiveMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PageArchiveMiddleware:
-        settings = crawler.settings
-        if not settings.getbool("PAGE_ARCHIVE_ENABLED", True):
+        if not SettingsReader(crawler.settings).flag("PAGE_ARCHIVE_ENABLED"):
             raise NotConfigured("PAGE_ARCHIVE_ENABLED is off")
-        store = PageStore(
-            ArchiveConnection.from_settings(settings),
-            location_from_settings(settings)[2],
-            settings.getfloat("ARCHIVE_RETRY_SECONDS", 10.0),
-        )
-        middleware = cls(crawler, store, settings.getint("PAGE_ARCHIVE_BATCH_SIZE", 100))
+        config = PageArchiveConfig.from_settings(crawler.settings)
+        location = config.location
+        store = PageStore(ArchiveConnection.at(location), location.data_dir, location.retry_seconds)
+        middleware = cls(crawler, store, config.batch_size)
         crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
         return middleware
 
@@ -104,7 +120,7 @@ class PageArchiveMiddleware:
             page = self._page_for(request, response)
         except Exception:
             logger.exception("Could not prepare %s for the page archive", response.url)
-            self.stats.inc_value("pages/errors")
+            self.stats.inc_value(stats_keys.PAGES_ERRORS)
             return response
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((page, future))

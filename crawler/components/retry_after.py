@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -37,6 +38,9 @@ from scrapy.http import Request, Response
 from scrapy.settings import BaseSettings
 from scrapy.utils.asyncio import CallLaterResult, call_later, sleep
 from scrapy.utils.response import response_status_message
+
+from crawler import stats_keys
+from crawler.config import SettingError, SettingsReader, http_codes
 
 logger = logging.getLogger(__name__)
 
@@ -59,13 +63,35 @@ def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) 
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+@dataclass(frozen=True)
+class RetryAfterConfig:
+    """``RETRY_AFTER_MAX_SECONDS`` (above 0) and ``RETRY_AFTER_HTTP_CODES`` (HTTP codes, each
+    also in Scrapy's ``RETRY_HTTP_CODES``: a code that is never retried cannot wait for its
+    ``Retry-After``), read and checked once."""
+
+    max_wait: float
+    codes: frozenset[int]
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> RetryAfterConfig:
+        reader = SettingsReader(settings)
+        codes = http_codes("RETRY_AFTER_HTTP_CODES", reader.values("RETRY_AFTER_HTTP_CODES"))
+        retried = http_codes("RETRY_HTTP_CODES", settings.getlist("RETRY_HTTP_CODES"))
+        if not codes <= retried:
+            raise SettingError(
+                "RETRY_AFTER_HTTP_CODES",
+                f"among RETRY_HTTP_CODES ({', '.join(map(str, sorted(retried)))})",
+                sorted(codes - retried),
+            )
+        return cls(reader.number("RETRY_AFTER_MAX_SECONDS", positive=True), codes)
+
+
 class RetryAfterMiddleware(RetryMiddleware):
     def __init__(self, settings: BaseSettings) -> None:
         super().__init__(settings)
-        self.max_wait = settings.getfloat("RETRY_AFTER_MAX_SECONDS", 300.0)
-        self.after_codes = {
-            int(code) for code in settings.getlist("RETRY_AFTER_HTTP_CODES", [429, 503])
-        }
+        config = RetryAfterConfig.from_settings(settings)
+        self.max_wait = config.max_wait
+        self.after_codes = config.codes
         self._paused: dict[str, float] = {}  # slot key -> monotonic time the pause ends
 
     @classmethod
@@ -94,7 +120,7 @@ class RetryAfterMiddleware(RetryMiddleware):
         stats = self.crawler.stats
         assert stats is not None
         if wait > self.max_wait:
-            stats.inc_value("retry_after/gave_up")
+            stats.inc_value(stats_keys.RETRY_AFTER_GAVE_UP)
             logger.warning(
                 "Giving up on %s: HTTP %s asks to retry after %.0f s (RETRY_AFTER_MAX_SECONDS=%s)",
                 request.url,
@@ -108,8 +134,8 @@ class RetryAfterMiddleware(RetryMiddleware):
             return response
         retry.meta[NOT_BEFORE] = time.time() + wait
         self._pause_slot(request, wait)
-        stats.inc_value("retry_after/delayed")
-        stats.max_value("retry_after/max_seconds", wait)
+        stats.inc_value(stats_keys.RETRY_AFTER_DELAYED)
+        stats.max_value(stats_keys.RETRY_AFTER_MAX_SECONDS, wait)
         logger.info(
             "HTTP %s with Retry-After %.1f s for %s: retrying then, and pausing its host",
             response.status,

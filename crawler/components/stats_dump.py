@@ -3,9 +3,12 @@
 Settings (unset: the extension is off):
 
 - ``STATS_DUMP_FD``: a pipe's write end inherited from :mod:`crawler.ops.runner`. The stats go
-  there as one JSON document, ``{"stats": {...}}`` (or ``{"error": "..."}`` if they could not
-  be encoded). A pipe needs no disk: with ``DATA_DIR`` on a full filesystem the runner still
-  learns what the crawl did. :class:`StatsPipe` is the runner's end.
+  there as one line of JSON, ``{"spider": name, "stats": {...}}`` (or ``{"spider": name,
+  "error": "..."}`` if they could not be encoded). A pipe needs no disk: with ``DATA_DIR`` on a
+  full filesystem the runner still learns what the crawl did.
+  :class:`~crawler.ops.stats_handoff.StatsPipe` is the runner's end. Several crawlers of one
+  process (``scrapy crawlall``) share the fd: each writes its own line when it is done, and
+  the last one closes the fd.
 - ``STATS_DUMP_FILE``: a path; the stats are written there (a temporary file, fsynced, then
   renamed; removed again if the write fails, so no partial file is ever left).
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +30,13 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from crawler.archive.spool import encode
+from crawler.config import SettingsReader
 from crawler.ops.stats_handoff import write_atomically
 
 logger = logging.getLogger(__name__)
+
+#: Crawlers of this process still to write to each fd (the last one closes it).
+_fd_users: Counter[int] = Counter()
 
 
 class StatsDump:
@@ -39,8 +47,9 @@ class StatsDump:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StatsDump:
-        path = crawler.settings.get("STATS_DUMP_FILE")
-        fd = crawler.settings.getint("STATS_DUMP_FD", -1)
+        reader = SettingsReader(crawler.settings)
+        path = reader.text("STATS_DUMP_FILE")
+        fd = reader.integer("STATS_DUMP_FD")
         if fd >= 0:
             try:
                 os.fstat(fd)
@@ -50,6 +59,8 @@ class StatsDump:
         if not path and fd < 0:
             raise NotConfigured("neither STATS_DUMP_FILE nor STATS_DUMP_FD is set")
         extension = cls(crawler, Path(path) if path else None, fd if fd >= 0 else None)
+        if fd >= 0:
+            _fd_users[fd] += 1
         crawler.signals.connect(extension.engine_stopped, signal=signals.engine_stopped)
         return extension
 
@@ -65,15 +76,27 @@ class StatsDump:
                 logger.exception("Could not write the stats to %s", self.path)
 
     def _send(self, stats: dict[str, Any]) -> None:
-        assert self.fd is not None
+        fd = self.fd
+        assert fd is not None
+        spider = self.crawler.spider.name if self.crawler.spider else self.crawler.spidercls.name
         try:
-            payload = encode({"stats": stats}) + "\n"
+            payload = encode({"spider": spider, "stats": stats}) + "\n"
         except (TypeError, ValueError) as exc:
             logger.exception("Could not encode the stats for the runner")
-            payload = json.dumps({"error": f"the crawl could not encode its stats: {exc}"}) + "\n"
+            error = f"the crawl could not encode its stats: {exc}"
+            payload = json.dumps({"spider": spider, "error": error}) + "\n"
+        data = payload.encode("utf-8")
         try:
-            with os.fdopen(self.fd, "wb") as pipe:
-                pipe.write(payload.encode("utf-8"))
+            # One writer at a time (the reactor thread), so lines never interleave.
+            while data:
+                data = data[os.write(fd, data) :]
         except OSError:
             logger.exception("Could not hand the stats back to the runner")
         self.fd = None
+        _fd_users[fd] -= 1
+        if _fd_users[fd] <= 0:
+            del _fd_users[fd]
+            try:
+                os.close(fd)
+            except OSError:
+                logger.exception("Could not close the stats pipe")

@@ -68,11 +68,19 @@ _MONTHS = {
     "october": 10, "december": 12, "january": 1, "february": 2, "march": 3,
 }  # fmt: skip
 _ZONE = re.compile(r"\b(WITA|WIB|WIT)\b")
+#: An offset as the English service prints it ("GMT+700"), or "GMT+07:00", "UTC+8".
+_GMT_OFFSET = re.compile(r"\b(?:GMT|UTC)\s*(?P<sign>[+-])(?P<hours>\d{1,2}):?(?P<minutes>\d{2})?\b")
 # Years take every digit there is: "1 Januari 10000" is the year 10000 (out of range), not
 # the year 1000 followed by a stray "0".
 _LONG_DATE = re.compile(
     r"(?P<day>\d{1,2})\s+(?P<month>[A-Za-z]+)\.?\s+(?P<year>\d{4,})\b"
     r"(?:\s*[,|]?\s*(?:pukul\s+)?(?P<hour>\d{1,2})[:.](?P<minute>\d{2})(?:[:.](?P<second>\d{2}))?)?",
+    re.IGNORECASE,
+)
+#: English order, as en.antaranews.com writes it: "April 28, 2026 06:40".
+_MONTH_FIRST_DATE = re.compile(
+    r"\b(?P<month>[A-Za-z]+)\.?\s+(?P<day>\d{1,2}),?\s+(?P<year>\d{4,})\b"
+    r"(?:\s*[,|]?\s*(?:at\s+)?(?P<hour>\d{1,2})[:.](?P<minute>\d{2})(?:[:.](?P<second>\d{2}))?)?",
     re.IGNORECASE,
 )
 _NUMERIC_DATE = re.compile(
@@ -85,9 +93,16 @@ _RELATIVE = re.compile(r"\b(lalu|yang lalu|kemarin|baru saja|ago)\b", re.IGNOREC
 
 
 def _zone_for(text: str, default_tz: str) -> timezone | ZoneInfo:
+    """The zone the text names (WIB/WITA/WIT, or a GMT offset), else ``default_tz``."""
     match = _ZONE.search(text)
     if match:
         return timezone(timedelta(hours=ZONE_OFFSETS[match.group(1)]))
+    offset = _GMT_OFFSET.search(text)
+    if offset:
+        hours, minutes = int(offset.group("hours")), int(offset.group("minutes") or 0)
+        if hours <= 14 and minutes < 60:
+            sign = -1 if offset.group("sign") == "-" else 1
+            return timezone(sign * timedelta(hours=hours, minutes=minutes))
     return ZoneInfo(default_tz)
 
 
@@ -132,7 +147,8 @@ def parse_date_checked(
 
     Handles "Senin, 25 Maret 2019 16:42 WIB", "25/3/2019", ISO 8601 (JSON-LD), RFC 822 (RSS)
     and relative dates ("25 menit lalu", "kemarin", taken relative to ``now``). Times with
-    WIB/WITA/WIT are read in that zone; times without a zone are read in ``default_tz``.
+    WIB/WITA/WIT or a GMT offset ("April 28, 2026 06:40 GMT+700", English month-first order)
+    are read in that zone; times without a zone are read in ``default_tz``.
     The common absolute forms are parsed by regex because dateparser costs milliseconds a call.
     A date outside :func:`date_window` is :data:`OUT_OF_RANGE`, as is one that Python's
     datetime cannot even hold (year 0, year 10000).
@@ -188,6 +204,13 @@ def _parse_local(text: str, *, now: datetime | None, default_tz: str) -> datetim
                 return _checked_parts(long_date.groupdict(), month, tz)
             except ValueError:
                 return None
+    for month_first in _MONTH_FIRST_DATE.finditer(text):
+        month = _MONTHS.get(month_first.group("month").lower())
+        if month:
+            try:
+                return _checked_parts(month_first.groupdict(), month, tz)
+            except ValueError:
+                return None
     return _parse_with_dateparser(text, now=now, default_tz=default_tz)
 
 
@@ -206,8 +229,13 @@ def _parse_with_dateparser(text: str, *, now: datetime | None, default_tz: str) 
         settings["RELATIVE_BASE"] = (
             to_utc(base).astimezone(ZoneInfo(default_tz)).replace(tzinfo=None)
         )
-    text = _ZONE.sub("", text).strip()
+    named_zone = _ZONE.search(text) or _GMT_OFFSET.search(text)
+    tz = _zone_for(text, default_tz)
+    text = _GMT_OFFSET.sub("", _ZONE.sub("", text)).strip()
     parsed: datetime | None = dateparser.parse(text, languages=["id", "en"], settings=settings)
+    if parsed is not None and named_zone and not _RELATIVE.search(text):
+        # The zone on the page wins over the default dateparser was given.
+        parsed = parsed.replace(tzinfo=tz)
     return parsed
 
 

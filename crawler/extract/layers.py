@@ -19,6 +19,7 @@ from typing import Any
 from lxml import etree
 from parsel import Selector
 
+from crawler import stats_keys
 from crawler.extract.html_text import remove_keeping_tail
 from crawler.extract.normalize import (
     clean_optional,
@@ -258,7 +259,7 @@ def apply_fallbacks(
         if "body" in guessable and body and is_furniture(split_paragraphs(body), selector):
             generic["body"] = None
             if problems is not None:
-                problems.append("parser/discarded/generic_body_navigation")
+                problems.append(stats_keys.parser_discarded("generic_body_navigation"))
         fill_missing(article, [("generic", generic)], fallbacks, guessable)
     return fallbacks
 

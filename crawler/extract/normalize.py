@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
+from crawler import stats_keys
 from crawler.extract.dates import OUT_OF_RANGE, parse_date, parse_date_checked, plausible, to_utc
 from crawler.extract.dates import (
     iso_utc as iso_utc,  # re-exported: the archive's datetime text form
@@ -61,13 +62,18 @@ def word_count(body: str) -> int:
 
 #: Lines that are never article text, on ANTARA and most Indonesian news sites.
 BOILERPLATE_PATTERNS: dict[str, re.Pattern[str]] = {
-    "read_also": re.compile(r"^\s*(baca juga|simak juga|lihat juga)\b\s*:?", re.IGNORECASE),
+    "read_also": re.compile(
+        r"^\s*(baca juga|simak juga|lihat juga|related news|read also)\b\s*:?", re.IGNORECASE
+    ),
     "byline": re.compile(
-        r"^\s*(pewarta|editor|uploader|penulis|reporter|fotografer|redaktur)\s*:", re.IGNORECASE
+        r"^\s*(pewarta|editor|uploader|penulis|reporter|fotografer|redaktur|penerjemah|translator)"
+        r"\s*:",
+        re.IGNORECASE,
     ),
     "copyright": re.compile(r"^\s*(copyright|hak cipta)\s*(©|\(c\)|&copy;)?", re.IGNORECASE),
     "legal_notice": re.compile(
-        r"dilarang keras mengambil konten|tanpa izin tertulis dari kantor berita antara",
+        r"dilarang keras mengambil konten|tanpa izin tertulis dari kantor berita antara"
+        r"|strictly prohibited to take content|without written permission from antara",
         re.IGNORECASE,
     ),
     "comments": re.compile(r"^\s*komentar\s*$", re.IGNORECASE),
@@ -129,7 +135,8 @@ def split_caption(text: str | None) -> tuple[str | None, str | None]:
 # --- People ----------------------------------------------------------------------------------
 
 _NAME_LABEL = re.compile(
-    r"^\s*(pewarta|editor|uploader|penulis|reporter|fotografer|redaktur|oleh|by)\s*:?\s*",
+    r"^\s*(pewarta|editor|uploader|penulis|reporter|fotografer|redaktur|penerjemah|translator"
+    r"|oleh|by)\s*:?\s*",
     re.IGNORECASE,
 )
 _NAME_SEPARATOR = re.compile(r"\s*(?:,|;|&|\bdan\b|\band\b)\s*", re.IGNORECASE)
@@ -147,9 +154,10 @@ def split_names(text: str | Iterable[str] | None) -> list[str]:
     return distinct(names)
 
 
+_BYLINE_LABELS = "pewarta|editor|uploader|penulis|reporter|fotografer|penerjemah|translator"
 _BYLINE_FIELD = re.compile(
-    r"(?P<label>pewarta|editor|uploader|penulis|reporter|fotografer)\s*:\s*"
-    r"(?P<value>.*?)\s*(?=(?:pewarta|editor|uploader|penulis|reporter|fotografer)\s*:"
+    rf"(?P<label>{_BYLINE_LABELS})\s*:\s*"
+    rf"(?P<value>.*?)\s*(?=(?:{_BYLINE_LABELS})\s*:"
     r"|copyright|hak cipta|$)",
     re.IGNORECASE | re.DOTALL,
 )
@@ -254,7 +262,7 @@ def normalize_article(
         )
         setattr(article, name, result.value)
         if result.problem == OUT_OF_RANGE and problems is not None:
-            problems.append(f"dates/out_of_range/{name}")
+            problems.append(stats_keys.date_out_of_range(name))
     crawled = article.crawled_at
     if isinstance(crawled, str):
         crawled = parse_date(crawled, default_tz=default_tz)

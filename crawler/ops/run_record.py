@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from crawler import stats_keys as keys
 from crawler.archive.redaction import redact_settings, redact_text
 from crawler.archive.spool import decode, encode
 from crawler.archive.store import connect
@@ -57,11 +58,11 @@ def build_record(
             if key.startswith(prefix) and isinstance(value, int)
         }
 
-    skipped = by_suffix(f"{spider}/skipped/")
+    skipped = by_suffix(keys.spider_prefix(spider, keys.SKIPPED))
     failed_pages = (
-        sum(by_suffix(f"{spider}/download_errors/").values())
-        + sum(by_suffix(f"{spider}/listing_errors/").values())
-        + sum(value for reason, value in skipped.items() if reason.startswith("http_"))
+        sum(by_suffix(keys.spider_prefix(spider, keys.DOWNLOAD_ERRORS)).values())
+        + sum(by_suffix(keys.spider_prefix(spider, keys.LISTING_ERRORS)).values())
+        + sum(n for reason, n in skipped.items() if reason.startswith(keys.HTTP_SKIP_PREFIX))
     )
     return {
         "_id": f"{spider}-{started_at:%Y%m%dT%H%M%S.%f}Z-{os.getpid()}",
@@ -72,21 +73,21 @@ def build_record(
         "started_at": started_at,
         "finished_at": finished_at,
         "seconds": round((finished_at - started_at).total_seconds(), 3),
-        "finish_reason": stats.get("finish_reason"),
+        "finish_reason": stats.get(keys.FINISH_REASON),
         "counts": {
-            "new": number("archive/inserted"),
-            "updated": number("archive/updated"),
-            "unchanged": number("archive/unchanged"),
-            "duplicate": number("archive/duplicates"),
-            "dropped": number("item_dropped_count"),
-            "dropped_by_reason": by_suffix("item_dropped_reasons_count/"),
+            "new": number(keys.ARCHIVE_INSERTED),
+            "updated": number(keys.ARCHIVE_UPDATED),
+            "unchanged": number(keys.ARCHIVE_UNCHANGED),
+            "duplicate": number(keys.ARCHIVE_DUPLICATES),
+            "dropped": number(keys.ITEM_DROPPED),
+            "dropped_by_reason": by_suffix(keys.ITEM_DROPPED_REASONS_PREFIX),
             "failed_pages": failed_pages,
             "skipped_by_reason": skipped,
-            "errors": number("log_count/ERROR"),
-            "items": number("item_scraped_count"),
-            "requests": number("downloader/request_count"),
-            "spooled": number("spool/written"),
-            "replayed": number("spool/replayed"),
+            "errors": number(keys.LOG_ERRORS),
+            "items": number(keys.ITEM_SCRAPED),
+            "requests": number(keys.REQUEST_COUNT),
+            "spooled": number(keys.SPOOL_WRITTEN),
+            "replayed": number(keys.SPOOL_REPLAYED),
         },
         "monitors": monitor_results(stats),
         "log_file": str(log_path),
@@ -97,11 +98,9 @@ def monitor_results(stats: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """``{name: {"passed": bool, "message": str}}`` from ``monitors/<name>/failed|message``."""
     results: dict[str, dict[str, Any]] = {}
     for key, value in stats.items():
-        if key.startswith("monitors/") and key.endswith("/failed"):
-            name = key[len("monitors/") : -len("/failed")]
-            if not name:  # "monitors/failed", the total
-                continue
-            message = stats.get(f"monitors/{name}/message", "")
+        name = keys.monitor_name(key)  # None for "monitors/failed", the total
+        if name is not None:
+            message = stats.get(keys.monitor_message(name), "")
             results[name] = {"passed": not value, "message": message}
     return results
 

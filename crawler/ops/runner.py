@@ -7,14 +7,10 @@ is always recorded and the lock always released; the runner can enforce a wall-c
 (``RUN_TIMEOUT_SECONDS``: SIGTERM, i.e. Scrapy's graceful shutdown, then SIGKILL); and the crawl
 runs exactly as ``scrapy crawl`` does by hand. The crawl hands its final stats back through
 :class:`crawler.components.stats_dump.StatsDump` over a pipe (``STATS_DUMP_FD``), which needs
-no disk.
-
-Secrets never go on the crawl's command line, which every user of the machine can read (``ps``,
-``/proc/<pid>/cmdline``): ``MONGO_URI``, ``ALERT_WEBHOOK_URL`` and ``ALERT_COMMAND`` overrides
-are passed in environment variables of the same name (settings.py reads them), any other
-override that looks secret (:mod:`crawler.archive.redaction`) in ``CRAWLER_SECRET_SETTINGS`` (JSON).
-The embedded server is not handed over as a URI either: the crawl finds it itself (the runner
-holds a lease on it meanwhile), so if it dies the crawl can start a new one.
+no disk. Starting and watching that process, with secrets kept off its command line, is
+:mod:`crawler.ops.crawl_process`. The embedded server is not handed over as a URI: the crawl
+finds it itself (the runner holds a lease on it meanwhile), so if it dies the crawl can start
+a new one.
 
 Settings (project settings plus ``-s`` overrides): ``DATA_DIR`` (locks in ``DATA_DIR/locks``,
 run records waiting for the database in ``DATA_DIR/runs/pending``), ``LOG_DIR``, ``LOG_KEEP``,
@@ -31,14 +27,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import logging
 import os
-import signal
-import subprocess
 import sys
-import types
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -46,25 +39,20 @@ from typing import IO, Any
 from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 
-from crawler.archive.redaction import is_secret_setting, redact_text
+from crawler import stats_keys
+from crawler.archive.redaction import redact_text
 from crawler.archive.server import EmbeddedServer, EmbeddedServerError, find_or_start_server
 from crawler.archive.store import utc_now
 from crawler.ops.alerts import send_alert
+from crawler.ops.crawl_process import crawl_command, supervise
 from crawler.ops.run_record import build_record, judge, save_record
-from crawler.ops.stats_handoff import StatsPipe
+from crawler.ops.stats_handoff import HandedBack, StatsPipe
 
 logger = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EX_TEMPFAIL = 75
-#: After SIGTERM, Scrapy finishes in-flight requests and flushes the archive; then SIGKILL.
-TERMINATE_GRACE_SECONDS = 60
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-#: Settings that settings.py reads from an environment variable of the same name.
-ENV_SETTINGS = frozenset({"MONGO_URI", "ALERT_WEBHOOK_URL", "ALERT_COMMAND"})
-#: Other secret overrides travel to the crawl in this variable, as a JSON object.
-SECRET_SETTINGS_ENV = "CRAWLER_SECRET_SETTINGS"
 
 
 def load_settings(overrides: Sequence[tuple[str, str]]) -> Settings:
@@ -97,6 +85,11 @@ def spider_lock(path: Path) -> Iterator[IO[str] | None]:
         handle.close()
 
 
+def lock_path(data_dir: Path, spider: str) -> Path:
+    """The lock every run of ``spider`` takes, single or ``--all``."""
+    return data_dir / "locks" / f"{spider}.lock"
+
+
 def new_log_file(log_dir: Path, keep: int) -> Path:
     """``log_dir/<UTC time>.log`` for this run; removes all but the newest ``keep`` logs."""
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -117,10 +110,10 @@ def run(
 ) -> int:
     """Run ``spider`` once under its lock; returns the exit status (see module docstring)."""
     settings = load_settings(overrides)
-    data_dir = Path(settings.get("DATA_DIR", "./data")).resolve()
-    with spider_lock(data_dir / "locks" / f"{spider}.lock") as lock:
+    data_dir = Path(settings.get("DATA_DIR")).resolve()
+    with spider_lock(lock_path(data_dir, spider)) as lock:
         if lock is None:
-            holder = _read(data_dir / "locks" / f"{spider}.lock")
+            holder = lock_holder(lock_path(data_dir, spider))
             print(
                 f"Another {spider} run is active ({holder or 'holder unknown'}); "
                 f"not starting a second one (exit {EX_TEMPFAIL}).",
@@ -139,155 +132,137 @@ def _locked_run(
     lock: IO[str],
 ) -> int:
     log_path = new_log_file(
-        Path(settings.get("LOG_DIR", "./logs")).resolve() / spider, settings.getint("LOG_KEEP", 48)
+        Path(settings.get("LOG_DIR")).resolve() / spider, settings.getint("LOG_KEEP")
     )
-    server = _embedded_server(settings, data_dir)
+    server = embedded_server(settings, data_dir)
     started_at = utc_now()
     try:
         with StatsPipe() as pipe:
-            returncode, timed_out = _crawl(
+            command, env = crawl_command(
                 spider,
                 spider_args,
                 [*overrides, ("LOG_FILE", str(log_path)), ("STATS_DUMP_FD", str(pipe.write_fd))],
-                log_path,
-                lock,
-                settings,
-                pipe,
+            )
+            returncode, timed_out = supervise(
+                command, env, log_path, (lock.fileno(), pipe.write_fd), settings, pipe, spider
             )
             handed_back = pipe.result()
-        finished_at = utc_now()
-        stats = handed_back.stats
-        record = build_record(
-            spider, spider_args, overrides, started_at, finished_at, stats, log_path
-        )
-        failures = judge(
-            record,
-            stats,
+        outcome = record_run(
+            spider,
+            spider_args,
+            overrides,
+            (started_at, utc_now()),
+            handed_back,
             returncode,
             timed_out,
-            settings.getint("RUN_MAX_ERRORS", 0),
-            handed_back.problem,
-        )
-        record["returncode"] = returncode
-        record["status"] = "failed" if failures else "ok"
-        record["failures"] = failures
-        stored = save_record(
-            record,
-            _record_uri(server, settings),
-            settings.get("MONGO_DATABASE", "news_archive"),
+            log_path,
+            settings,
             data_dir,
+            server,
         )
     finally:
         if server is not None:
             server.release()
-    where = stored.where
-    if where is None:
+    report(outcome, settings)
+    return EXIT_FAILED if outcome.failures else EXIT_OK
+
+
+@dataclass
+class RunOutcome:
+    """One spider's run, judged and stored: its record, why it failed (empty: it did not),
+    where the record went (None: nowhere), its summary line."""
+
+    record: dict[str, Any]
+    failures: list[str]
+    where: str | None
+    stats: dict[str, Any] | None
+    log_path: Path
+
+    @property
+    def spider(self) -> str:
+        return str(self.record["spider"])
+
+    @property
+    def summary(self) -> str:
+        return summary_line(self.record, self.failures, self.log_path, self.where or "nowhere")
+
+
+def record_run(
+    spider: str,
+    spider_args: Sequence[tuple[str, str]],
+    overrides: Sequence[tuple[str, str]],
+    times: tuple[datetime, datetime],
+    handed_back: HandedBack,
+    returncode: int,
+    timed_out: bool,
+    log_path: Path,
+    settings: Settings,
+    data_dir: Path,
+    server: EmbeddedServer | None,
+    extra: dict[str, Any] | None = None,
+) -> RunOutcome:
+    """Build, judge and store the ``crawl_runs`` record of one spider's run. ``returncode``
+    and ``timed_out`` are what the judgement sees; ``extra`` fields are set on the record
+    after it (e.g. the process's own exit code)."""
+    started_at, finished_at = times
+    stats = handed_back.stats
+    record = build_record(spider, spider_args, overrides, started_at, finished_at, stats, log_path)
+    failures = judge(
+        record,
+        stats,
+        returncode,
+        timed_out,
+        settings.getint("RUN_MAX_ERRORS"),
+        handed_back.problem,
+    )
+    record["returncode"] = returncode
+    record["status"] = "failed" if failures else "ok"
+    record["failures"] = failures
+    record.update(extra or {})
+    stored = save_record(
+        record,
+        record_uri(server, settings),
+        settings.get("MONGO_DATABASE"),
+        data_dir,
+    )
+    if stored.where is None:
         failures = [
             *failures,
             "THE RUN RECORD WAS LOST: it could be stored neither in the database nor on disk ("
             + "; ".join(stored.problems)
             + ")",
         ]
-    summary = _summary(record, failures, log_path, where or "nowhere")
+    return RunOutcome(record, failures, stored.where, stats, log_path)
+
+
+def report(outcome: RunOutcome, settings: Settings) -> None:
+    """Print the run's summary line, append it to its log, alert if nobody did yet."""
+    summary = outcome.summary
     # The summary reaches cron's output first: the log may be on the disk that is full.
-    print(summary, file=sys.stderr if failures else sys.stdout, flush=True)
-    try:
-        with log_path.open("a", encoding="utf-8") as log:
-            log.write(
-                f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} [crawler.ops.runner] INFO: {summary}\n"
-            )
-    except OSError as exc:
-        print(f"Could not append the summary to {log_path}: {exc}", file=sys.stderr)
+    print(summary, file=sys.stderr if outcome.failures else sys.stdout, flush=True)
+    append_line(outcome.log_path, summary)
     # The monitors alerted already unless the run failed for a reason they cannot see.
-    if failures and (where is None or not (stats or {}).get("monitors/alerted")):
+    alerted = (outcome.stats or {}).get(stats_keys.MONITORS_ALERTED)
+    if outcome.failures and (outcome.where is None or not alerted):
         send_alert(
             summary,
             command=settings.get("ALERT_COMMAND") or None,
             webhook_url=settings.get("ALERT_WEBHOOK_URL") or None,
-            timeout=settings.getfloat("ALERT_TIMEOUT_SECONDS", 10.0),
-            env={"ALERT_SPIDER": spider},
+            timeout=settings.getfloat("ALERT_TIMEOUT_SECONDS"),
+            env={"ALERT_SPIDER": outcome.spider},
         )
-    return EXIT_FAILED if failures else EXIT_OK
 
 
-def crawl_command(
-    spider: str,
-    spider_args: Sequence[tuple[str, str]],
-    overrides: Sequence[tuple[str, str]],
-) -> tuple[list[str], dict[str, str]]:
-    """The ``scrapy crawl`` command line and the environment variables to add to the crawl's:
-    secret overrides go into the environment (see the module docstring), the rest on argv."""
-    command = [sys.executable, "-m", "scrapy", "crawl", spider]
-    for name, value in spider_args:
-        command += ["-a", f"{name}={value}"]
-    env: dict[str, str] = {}
-    hidden: dict[str, str] = {}
-    for name, value in overrides:
-        if name in ENV_SETTINGS:
-            env[name] = value  # an empty value too: it means "unset" to settings.py
-        elif is_secret_setting(name, value):
-            hidden[name] = value
-        else:
-            command += ["-s", f"{name}={value}"]
-    if hidden:
-        env[SECRET_SETTINGS_ENV] = json.dumps(hidden)
-    return command, env
-
-
-def _crawl(
-    spider: str,
-    spider_args: Sequence[tuple[str, str]],
-    overrides: Sequence[tuple[str, str]],
-    log_path: Path,
-    lock: IO[str],
-    settings: Settings,
-    pipe: StatsPipe,
-) -> tuple[int, bool]:
-    """Run ``scrapy crawl``; returns (exit code, whether it had to be stopped for time)."""
-    command, env = crawl_command(spider, spider_args, overrides)
-    timeout = settings.getfloat("RUN_TIMEOUT_SECONDS", 3300) or None
-    with log_path.open("ab") as output:
-        # The lock fd goes to the crawl too: if the runner dies, the lock lives on with it.
-        # Its own session: a terminal's Ctrl-C reaches only the runner, which forwards it once.
-        process = subprocess.Popen(
-            command,
-            cwd=PROJECT_DIR,
-            env={**os.environ, **env},
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=output,
-            pass_fds=(lock.fileno(), pipe.write_fd),
-            start_new_session=True,
-        )
-        pipe.started()
-        with _forward_signals(process):
-            try:
-                return process.wait(timeout=timeout), False
-            except subprocess.TimeoutExpired:
-                logger.error("%s ran longer than %ss; stopping it", spider, timeout)
-                process.terminate()
-                try:
-                    process.wait(timeout=TERMINATE_GRACE_SECONDS)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                return process.wait(), True
-
-
-@contextlib.contextmanager
-def _forward_signals(process: subprocess.Popen[bytes]) -> Iterator[None]:
-    def forward(signum: int, frame: types.FrameType | None) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGTERM)
-
-    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+def append_line(log_path: Path, line: str) -> None:
+    """Append one runner line (in the log's own format) to ``log_path``; never raises."""
     try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        with log_path.open("a", encoding="utf-8") as log:
+            log.write(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} [crawler.ops.runner] INFO: {line}\n")
+    except OSError as exc:
+        print(f"Could not append the summary to {log_path}: {exc}", file=sys.stderr)
 
 
-def _embedded_server(settings: Settings, data_dir: Path) -> EmbeddedServer | None:
+def embedded_server(settings: Settings, data_dir: Path) -> EmbeddedServer | None:
     """Without MONGO_URI, start (or reuse) the embedded server once for crawl and record: the
     lease held meanwhile keeps it up between the two (no second start-up)."""
     if settings.get("MONGO_URI"):
@@ -299,7 +274,7 @@ def _embedded_server(settings: Settings, data_dir: Path) -> EmbeddedServer | Non
         return None
 
 
-def _record_uri(server: EmbeddedServer | None, settings: Settings) -> str | None:
+def record_uri(server: EmbeddedServer | None, settings: Settings) -> str | None:
     """Where to record the run: MONGO_URI, or the embedded server running now (the crawl may
     have started a new one after the first was killed)."""
     if server is None:
@@ -312,7 +287,7 @@ def _record_uri(server: EmbeddedServer | None, settings: Settings) -> str | None
     return server.uri
 
 
-def _summary(record: dict[str, Any], failures: list[str], log_path: Path, where: str) -> str:
+def summary_line(record: dict[str, Any], failures: list[str], log_path: Path, where: str) -> str:
     counts = record["counts"]
     text = (
         f"{record['spider']} run {'failed' if failures else 'ok'}: {counts['new']} new, "
@@ -326,7 +301,7 @@ def _summary(record: dict[str, Any], failures: list[str], log_path: Path, where:
     return redact_text(text)
 
 
-def _read(path: Path) -> str:
+def lock_holder(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8").strip()
     except OSError:

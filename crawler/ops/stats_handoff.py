@@ -1,9 +1,11 @@
 """The runner's end of the stats hand-back: a pipe the crawl writes its final stats to.
 
 :class:`crawler.components.stats_dump.StatsDump` (the crawl's end, a Scrapy extension) writes
-one JSON document to the inherited pipe (``STATS_DUMP_FD``) or a file (``STATS_DUMP_FILE``);
-:class:`StatsPipe` reads it in the runner. Datetimes are tagged as in
-:mod:`crawler.archive.spool`. No Scrapy here.
+one line of JSON per crawler, ``{"spider": name, "stats": {...}}``, to the inherited pipe
+(``STATS_DUMP_FD``), or the stats to a file (``STATS_DUMP_FILE``); :class:`StatsPipe` reads
+them in the runner: :meth:`StatsPipe.result` the one crawler of ``scrapy crawl``,
+:meth:`StatsPipe.results` each crawler of ``scrapy crawlall`` by spider. Datetimes are tagged
+as in :mod:`crawler.archive.spool`. No Scrapy here.
 """
 
 from __future__ import annotations
@@ -101,11 +103,33 @@ class StatsPipe:
             envelope = decode(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             return HandedBack(None, "its stats arrived incomplete: it died while handing them back")
-        if isinstance(envelope, dict) and isinstance(envelope.get("stats"), dict):
-            return HandedBack(envelope["stats"])
-        if isinstance(envelope, dict) and envelope.get("error"):
-            return HandedBack(None, str(envelope["error"]))
-        return HandedBack(None, "its stats arrived in an unknown form")
+        return _unpacked(envelope)
+
+    def results(self, spiders: list[str], timeout: float = 5.0) -> dict[str, HandedBack]:
+        """After a ``crawlall`` of ``spiders`` exited: each one's stats, or why there are none.
+
+        A spider whose line never came gets ``HandedBack(None)`` (it never finished: the
+        process crashed or was killed first, or it could not start), with the reason when a
+        line arrived broken (the process died while writing it: whose it was is unknown).
+        """
+        self._close_write_end()
+        self._reader.join(timeout)
+        handed: dict[str, HandedBack] = {}
+        broken: str | None = None
+        for line in b"".join(self._chunks).splitlines():
+            if not line.strip():
+                continue
+            try:
+                envelope = decode(line.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                broken = "its stats arrived incomplete: the crawl died while handing them back"
+                continue
+            spider = envelope.get("spider") if isinstance(envelope, dict) else None
+            if spider in spiders and spider not in handed:
+                handed[spider] = _unpacked(envelope)
+            else:
+                logger.warning("Stats handed back for an unexpected spider: %r", spider)
+        return {spider: handed.get(spider) or HandedBack(None, broken) for spider in spiders}
 
     def _close_write_end(self) -> None:
         if self.write_fd >= 0:
@@ -121,3 +145,11 @@ class StatsPipe:
             if not chunk:
                 return
             self._chunks.append(chunk)
+
+
+def _unpacked(envelope: Any) -> HandedBack:
+    if isinstance(envelope, dict) and isinstance(envelope.get("stats"), dict):
+        return HandedBack(envelope["stats"])
+    if isinstance(envelope, dict) and envelope.get("error"):
+        return HandedBack(None, str(envelope["error"]))
+    return HandedBack(None, "its stats arrived in an unknown form")

@@ -1,13 +1,21 @@
-"""ANTARA Kalteng (kalteng.antaranews.com): everything this crawler knows about the site.
+"""The ANTARA CMS: what every ANTARA desk's pages have in common, known once.
 
-The desk is mid-migration between two templates: the old "mag" template (``article.post-wrapper``,
-lazy images with ``data-src``) and the new one (``div.wrap__article-detail``, JSON-LD and
-OpenGraph). Each template is one parser class with one method per field; ``parse_article`` picks
-the class whose root element is on the page and falls back to the generic layers in
-``crawler.extract.layers`` for any field its selectors miss.
+ANTARA's regional desks (``<desk>.antaranews.com``), the national site and the English service
+run one CMS; each is a row of :data:`crawler.sites.antara_desks.DESKS`, and
+:class:`AntaraSite` is the parser for one row. Two templates are live at once: the old "mag"
+template (``article.post-wrapper``, lazy images with ``data-src``), still on some desks, and the
+current one (``div.wrap__article-detail``, JSON-LD and OpenGraph). Each template is one parser
+class with one method per field; :meth:`AntaraSite.parse_article` picks the class whose root
+element is on the page and falls back to the generic layers in :mod:`crawler.extract.layers`
+for any field its selectors miss. Listing pages are :mod:`crawler.sites.antara_listing`.
 
-The site states that crawling or automated indexing without ANTARA's written permission is
-forbidden: whoever runs this against the live site needs that permission.
+Bylines ("Pewarta:"/"Editor:", "Reporter:" on the English service, "Penerjemah:" for a
+translated wire story) and captions ("... (ANTARA/Name)") follow the shared normalisers of
+:mod:`crawler.extract.normalize`. Page times are local: the zone the page prints (WIB, WITA,
+WIT, GMT+700) wins; a time without one is read in the desk's zone.
+
+The sites state that crawling or automated indexing without ANTARA's written permission is
+forbidden: whoever runs this against the live sites needs that permission.
 """
 
 from __future__ import annotations
@@ -35,27 +43,14 @@ from crawler.extract.normalize import (
 )
 from crawler.extract.text import clean_optional, clean_text
 from crawler.items import Article
+from crawler.sites.antara_desks import Desk
 
-SOURCE = "antara_kalteng"
-SITE_URL = "https://kalteng.antaranews.com"
-SITE_HOST = "kalteng.antaranews.com"
-SITE_NAME = "ANTARA Kalteng"
-REGION = "Kalimantan Tengah"
-LANGUAGE = "id"
-#: Local time of the desk's pages (WIB).
-TIMEZONE = "Asia/Jakarta"
+# --- URLs ----------------------------------------------------------------------------------
 
-# --- Navigation: what the spider needs to know of the site's URLs and listings -------------
-
-RSS_PATH = "/rss/terkini.xml"
 HOME_PATH = "/"
-#: Listings crawled even if the home page's nav menu stops naming them.
-LISTING_PATHS = ("/terkini", "/kabar-daerah", "/palangka-raya")
-#: Article pages: ``/berita/<numeric id>/<slug>``.
-ARTICLE_PATH = re.compile(r"^/berita/\d+(?:/[^/]+)?$")
 #: One path segment that is not an article kind or a utility page, e.g. ``/kabar-daerah``.
 SECTION_PATH = re.compile(
-    r"^/(?!(?:berita|tag|search|rss|amp|video|foto|infografis|infografik)$)[a-z0-9-]+$"
+    r"^/(?!(?:berita|news|tag|search|rss|amp|video|foto|infografis|infografik)$)[a-z0-9-]+$"
 )
 #: First path segment of pages that look like listings' items but carry no article text.
 NOT_ARTICLES = {
@@ -64,15 +59,6 @@ NOT_ARTICLES = {
     "infografis": "infographic",
     "infografik": "infographic",
 }
-LISTING_ITEM = "article.simple-post"
-ITEM_LINK = "h3 a::attr(href), h2 a::attr(href), .simple-thumb a::attr(href)"
-ITEM_DATE = ".simple-share span ::text"
-#: Whatever form the pager takes (``/terkini/2`` or ``?page=2``), it is the page's own link.
-NEXT_PAGE = (
-    "ul.pagination a[aria-label=Next]::attr(href), ul.pagination li.next a::attr(href), "
-    "a[rel=next]::attr(href), link[rel=next]::attr(href)"
-)
-NAV_LINK = "ul.nav.navbar-nav > li > a::attr(href)"
 
 # --- Article pages -------------------------------------------------------------------------
 
@@ -164,7 +150,12 @@ class OldTemplate:
 
 
 class NewTemplate(OldTemplate):
-    """The 2026 template: Bootstrap 4 markup, JSON-LD NewsArticle, tags inside the body div."""
+    """The 2026 template: Bootstrap 4 markup, JSON-LD NewsArticle, tags inside the body div.
+
+    The date is the first span of the info line (a reading-time span may follow it); the
+    byline (``.text-muted.mt-2.small``) sits inside the body div, its parts often as
+    unseparated inline spans, which :func:`crawler.extract.normalize.parse_byline` splits.
+    """
 
     root = _xpath("//div[contains(@class, 'wrap__article-detail')]")
     _title = _xpath("//div[contains(@class, 'wrap__article-detail-title')]//h1")
@@ -208,65 +199,96 @@ def _split_body(blocks: list[list[str]]) -> tuple[list[str], dict[str, str]]:
     return paragraphs, byline
 
 
-def parse_article(html: str, url: str) -> ParsedArticle:
-    """Parse one article page of kalteng.antaranews.com; ``url`` is the page's live URL.
+class AntaraSite:
+    """One desk of the family: its URL rules and ``parse_article``, from its row."""
 
-    Pure: no network, no Scrapy. Values are cleaned here; ``normalize_article`` (run by the
-    normalisation pipeline) enforces the schema's invariants on top. A date outside the
-    plausible window is left out (``published_at`` None, the raw text kept) and reported in
-    ``problems``.
-    """
-    url = canonical_url(url)
-    selector = Selector(root=parse_html(html or ""))
-    template_class: type[OldTemplate] = next(
-        (t for t in TEMPLATES if t.root(selector.root)), NoTemplate
-    )
-    page = template_class(selector, url)
+    def __init__(self, desk: Desk) -> None:
+        self.desk = desk
+        #: The records' ``source``: the spider's name.
+        self.source = desk.spider_name
+        self.site_url = desk.origin
+        self.host = desk.host
+        self.timezone = desk.timezone
+        #: Article pages: ``/<prefix>/<numeric id>/<slug>`` (``/berita/...``, ``/news/...``).
+        self.article_path = re.compile(rf"^/{re.escape(desk.article_prefix)}/\d+(?:/[^/]+)?$")
 
-    paragraphs, byline = _split_body(page.body_blocks())
-    dateline = None
-    if paragraphs:
-        dateline, paragraphs[0] = split_dateline(paragraphs[0])
-    caption, credit = split_caption(page.caption_text())
+    def __repr__(self) -> str:
+        return f"AntaraSite({self.source!r})"
 
-    article = Article(
-        url=url,
-        source=SOURCE,
-        site_name=SITE_NAME,
-        region=REGION,
-        language=LANGUAGE,
-        title=page.title(),
-        description=page.description(),
-        body=join_paragraphs(p for p in paragraphs if p) or None,
-        dateline=dateline,
-        published_at_raw=page.published_at_raw(),
-        authors=split_names(
-            byline.get("pewarta") or byline.get("penulis") or byline.get("reporter")
-        ),
-        editors=split_names(byline.get("editor")),
-        uploader=clean_optional(byline.get("uploader")),
-        category=page.category(),
-        tags=page.tags(),
-        image_url=page.image_url(),
-        image_caption=caption,
-        image_credit=credit,
-    )
-    problems: list[str] = []
-    article.modified_at = _date(page.modified_at_raw(), "modified_at", problems)
+    def parse_article(self, html: str, url: str) -> ParsedArticle:
+        """Parse one article page of this desk; ``url`` is the page's live URL.
 
-    fallbacks = apply_fallbacks(
-        article, selector, url, unlocated=page.unlocated(), problems=problems
-    )
-    if template_class is NoTemplate:
-        fallbacks.append("none/template")
-    article.published_at = _date(article.published_at_raw, "published_at", problems)
-    make_encodable(article)
-    return ParsedArticle(article=article, fallbacks=fallbacks, problems=problems)
+        Pure: no network, no Scrapy. Values are cleaned here; ``normalize_article`` (run by
+        the normalisation pipeline) enforces the schema's invariants on top. A date outside
+        the plausible window is left out (``published_at`` None, the raw text kept) and
+        reported in ``problems``.
+        """
+        url = canonical_url(url)
+        selector = Selector(root=parse_html(html or ""))
+        template_class: type[OldTemplate] = next(
+            (t for t in TEMPLATES if t.root(selector.root)), NoTemplate
+        )
+        page = template_class(selector, url)
 
+        paragraphs, byline = _split_body(page.body_blocks())
+        dateline = None
+        if paragraphs:
+            dateline, paragraphs[0] = split_dateline(paragraphs[0])
+        caption, credit = split_caption(page.caption_text())
 
-def _date(raw: str | None, name: str, problems: list[str]) -> datetime | None:
-    """The page's date ``raw`` in UTC; None, and a problem, if it is out of range."""
-    result = parse_date_checked(raw, default_tz=TIMEZONE)
-    if result.problem == OUT_OF_RANGE:
-        problems.append(f"dates/out_of_range/{name}")
-    return result.value
+        desk = self.desk
+        article = Article(
+            url=url,
+            source=self.source,
+            site_name=desk.site_name,
+            region=desk.region,
+            language=desk.language,
+            title=page.title(),
+            description=page.description(),
+            body=join_paragraphs(p for p in paragraphs if p) or None,
+            dateline=dateline,
+            published_at_raw=page.published_at_raw(),
+            authors=split_names(
+                byline.get("pewarta") or byline.get("penulis") or byline.get("reporter")
+            ),
+            editors=split_names(byline.get("editor")),
+            uploader=clean_optional(byline.get("uploader")),
+            category=page.category(),
+            tags=page.tags(),
+            image_url=page.image_url(),
+            image_caption=caption,
+            image_credit=credit,
+        )
+        problems: list[str] = []
+        article.modified_at = self._date(page.modified_at_raw(), "modified_at", problems)
+
+        fallbacks = apply_fallbacks(
+            article, selector, url, unlocated=page.unlocated(), problems=problems
+        )
+        if template_class is NoTemplate:
+            fallbacks.append("none/template")
+        article.published_at = self._date(article.published_at_raw, "published_at", problems)
+        make_encodable(article)
+        return ParsedArticle(article=article, fallbacks=fallbacks, problems=problems)
+
+    def _date(self, raw: str | None, name: str, problems: list[str]) -> datetime | None:
+        """The page's date ``raw`` in UTC (the desk's zone unless the text names one); None,
+        and a problem, if it is out of range."""
+        result = parse_date_checked(raw, default_tz=self.timezone)
+        if result.problem == OUT_OF_RANGE:
+            problems.append(f"dates/out_of_range/{name}")
+        return result.value
+
+    # --- navigation rules the spider asks about ------------------------------------------
+
+    def article_kind(self, path: str) -> str | None:
+        """None for an article page's path, else why it is not one (a skip reason:
+        ``video``, ``photo``, ``infographic``, ``not_article``)."""
+        first_segment = path.strip("/").split("/")[0]
+        if first_segment in NOT_ARTICLES:
+            return NOT_ARTICLES[first_segment]
+        return None if self.article_path.match(path) else "not_article"
+
+    def is_section(self, path: str) -> bool:
+        """A section listing's path (``/kabar-daerah``), as the nav menu links them."""
+        return bool(SECTION_PATH.match(path))
