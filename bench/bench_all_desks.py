@@ -17,10 +17,10 @@ reason to crawl desks in parallel, but the bench then takes minutes).
 
 Printed: wall time of each way, articles archived, and peak RSS (``VmHWM`` from
 ``/proc/<pid>/status``, polled every 50 ms over the runner and all its descendants while they
-live; never ``RUSAGE_CHILDREN``, which reports only the largest child ever reaped) of the crawl
-process and of the runner, then the ratios. The database server is started by the bench
-(``MONGO_URI`` if set, else an embedded server in a temporary directory), outside the measured
-processes.
+live; never the rusage of reaped children, which reports only the largest child ever
+reaped) of the crawl process and of the runner, then the ratios. The database server is
+started by the bench (``MONGO_URI`` if set, else an embedded server in a temporary
+directory), outside the measured processes.
 
     python bench/bench_all_desks.py [--desks 4] [--extra-articles 40] [--latency 0.05] [--polite]
 """

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -87,6 +87,43 @@ def with_next_link(html: str, href: str | None) -> str:
     return html.replace('<ul class="pagination pagination-sm">', pager + "<ul>", 1)
 
 
+class CrawlPeak:
+    """Polls, in a thread, the ``VmHWM`` of this process's ``scrapy`` descendants while they
+    live: the crawl process's own peak (the rusage of reaped children would keep only the
+    largest child ever reaped, and a child's ``ru_maxrss`` survives fork+exec with the
+    parent's size)."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.kib = 0
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> CrawlPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self._interval):
+            pending = [os.getpid()]
+            while pending:
+                pid = pending.pop()
+                proc = Path(f"/proc/{pid}")
+                try:
+                    for task in (proc / "task").iterdir():
+                        pending += [int(c) for c in (task / "children").read_text().split()]
+                    if pid != os.getpid() and b"scrapy" in (proc / "cmdline").read_bytes():
+                        for line in (proc / "status").read_text().splitlines():
+                            if line.startswith("VmHWM:"):
+                                self.kib = max(self.kib, int(line.split()[1]))
+                except (OSError, ValueError):
+                    continue
+
+
 def crawl_mirror(extra_articles: int, data_dir: Path) -> tuple[CrawlRun, int]:
     """Our crawl; returns the run and the peak RSS (KiB) of its process tree's largest process."""
     mongo_args: list[str] = []
@@ -98,17 +135,18 @@ def crawl_mirror(extra_articles: int, data_dir: Path) -> tuple[CrawlRun, int]:
         mongo_args = ["-s", "MONGO_DATABASE=bench"]
     with MirrorServer() as mirror:
         add_synthetic_articles(mirror, extra_articles)
-        run = run_crawl(
-            "antara_kalteng",
-            "-a",
-            f"base_url={mirror.base_url}",
-            "-a",
-            "max_pages=100000",
-            *UNPOLITE,
-            *mongo_args,
-            env=env,
-        )
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        with CrawlPeak() as peak:
+            run = run_crawl(
+                "antara_kalteng",
+                "-a",
+                f"base_url={mirror.base_url}",
+                "-a",
+                "max_pages=100000",
+                *UNPOLITE,
+                *mongo_args,
+                env=env,
+            )
+    peak_kib = peak.kib
     if os.environ.get("MONGO_URI"):
         drop_database(os.environ["MONGO_URI"], mongo_args[1].split("=", 1)[1])
     return run, peak_kib
