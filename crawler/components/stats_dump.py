@@ -57,7 +57,9 @@ class StatsDump:
                 logger.error("STATS_DUMP_FD=%s is not an open file descriptor (%s)", fd, exc)
                 fd = -1
         if not path and fd < 0:
-            raise NotConfigured("neither STATS_DUMP_FILE nor STATS_DUMP_FD is set")
+            # No message: Scrapy logs a NotConfigured message as a WARNING, and a crawl run by
+            # hand (no runner to hand stats to) is the normal case, not a problem.
+            raise NotConfigured
         extension = cls(crawler, Path(path) if path else None, fd if fd >= 0 else None)
         if fd >= 0:
             _fd_users[fd] += 1
