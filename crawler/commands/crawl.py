@@ -12,12 +12,18 @@ exits 1 if any of :data:`LOSS_STATS` is non-zero. Everything else is Scrapy's ``
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
-from typing import TYPE_CHECKING
+import sys
+from typing import TYPE_CHECKING, Any
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
 from crawler import stats_keys
+from crawler.components.jobdir import JobdirInUse
+from crawler.config import ConflictingSettings, SettingError
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -28,6 +34,8 @@ logger = logging.getLogger(__name__)
 #: Stats counting records or pages that were not kept anywhere (see pipelines.archive and
 #: crawler.components.page_archive).
 LOSS_STATS = stats_keys.LOSS_KEYS
+#: Errors that refuse a crawl before it starts; reported as one line (exit 1).
+REFUSALS: tuple[type[Exception], ...] = (SettingError, ConflictingSettings, JobdirInUse)
 #: The exit status of a crawl that lost data (1, like a crawl Scrapy could not start).
 DATA_LOST_EXIT_CODE = 1
 
@@ -43,8 +51,37 @@ class Command(ScrapyCrawlCommand):
         return crawler
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
-        super().run(args, opts)
+        # Scrapy's run, but a crawl refused before it started (an invalid or conflicting
+        # setting, a JOBDIR in use) is one line on stderr, not asyncio's "Task exception was
+        # never retrieved" traceback.
+        if len(args) != 1:
+            super().run(args, opts)  # Scrapy's usage errors
+            return
+        assert self.crawler_process is not None
+        crawl = self.crawler_process.crawl(self._create_crawler(args[0]), **opts.spargs)
+        if isinstance(crawl, asyncio.Future):
+            crawl.add_done_callback(self._report_refusal)
+        elif isinstance(crawl, Deferred):
+            crawl.addErrback(self._report_refused_failure)
+        self.crawler_process.start()
+        if self.crawler_process.bootstrap_failed:
+            self.exitcode = 1
         self._fail_on_lost_data()
+
+    def _report_refusal(self, task: asyncio.Future[Any]) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()  # retrieved: asyncio does not log it again
+        if isinstance(error, REFUSALS):
+            print(f"error: {error}", file=sys.stderr)
+        elif error is not None:
+            logger.error("The crawl failed", exc_info=error)
+
+    def _report_refused_failure(self, failure: Failure) -> Failure | None:
+        if failure.check(*REFUSALS):
+            print(f"error: {failure.value}", file=sys.stderr)
+            return None
+        return failure
 
     def _fail_on_lost_data(self) -> None:
         """Exit 1 if any crawler of this command lost records or pages (and nothing else
