@@ -46,7 +46,6 @@ from crawler.archive.query_filter import (
 from crawler.archive.query_filter import parse_when as parse_when
 from crawler.archive.server import EmbeddedServer, EmbeddedServerError, resolve_mongo_uri
 from crawler.archive.store import ARTICLE_VERSIONS, ARTICLES, connect
-from crawler.archive.stories import READ_PROJECTION
 from crawler.archive.text_match import fold as fold
 from crawler.archive.text_match import literal_pattern as literal_pattern
 from crawler.items import ARTICLE_FIELDS
@@ -79,7 +78,6 @@ class ArchiveStats:
     by: str
     groups: list[tuple[str | None, int]]
     coverage: dict[str, float] = field(default_factory=dict)
-    multi_desk_stories: int = 0  # stories carried by more than one source
 
     @property
     def duplicate_share(self) -> float:
@@ -98,7 +96,6 @@ class Tally:
     )
     daily_by_source: Counter[tuple[str, str | None]] = field(default_factory=Counter)
     duplicates_by_source: Counter[str | None] = field(default_factory=Counter)
-    story_sources: dict[str, set[str | None]] = field(default_factory=dict)  # story_id -> desks
 
     def add(self, doc: Mapping[str, Any]) -> None:
         self.total += 1
@@ -113,8 +110,6 @@ class Tally:
         if doc.get("duplicate_of"):
             self.duplicates += 1
             self.duplicates_by_source[source] += 1
-        if doc.get("story_id"):
-            self.story_sources.setdefault(str(doc["story_id"]), set()).add(source)
         self.groups["day"][day] += 1
         self.groups["source"][source] += 1
         self.groups["category"][doc.get("category")] += 1
@@ -267,7 +262,7 @@ class Archive:
         (SecantusDB) any substring matches ("kafe" also finds "kafetaria"). ``tag`` and
         ``source`` match exactly; ``author`` is a case- and accent-insensitive substring of
         any author; ``since``/``until`` bound ``published_at`` (dates are whole UTC days);
-        ``unique`` keeps one record per story: the first archived (``story_id`` == ``url``).
+        ``unique`` keeps only first-archived copies (``duplicate_of`` null).
 
         ``text``, ``author``, ``tag`` and ``source`` are at most :data:`MAX_TEXT_LENGTH`
         characters, ``limit`` is 0 to :data:`MAX_LIMIT`. A bad argument raises
@@ -280,7 +275,7 @@ class Archive:
     def _stream(self, search: SearchFilter, limit: int | None) -> Iterator[Record]:
         if limit == 0:
             return
-        cursor = self.db[ARTICLES].find(search.conditions, READ_PROJECTION, batch_size=CURSOR_BATCH)
+        cursor = self.db[ARTICLES].find(search.conditions, {"_id": 0}, batch_size=CURSOR_BATCH)
         cursor = cursor.sort("published_at", -1)
         if limit is not None and not search.checks:
             # With checks left for Python the server cannot tell which records count.
@@ -319,7 +314,7 @@ class Archive:
         Raises :class:`ArchiveQueryError` for text that is no URL (``http://[::1``, "").
         """
         for candidate in url_candidates(url):
-            doc = self.db[ARTICLES].find_one({"url": candidate}, READ_PROJECTION)
+            doc = self.db[ARTICLES].find_one({"url": candidate}, {"_id": 0})
             if doc is not None:
                 return doc
         return None
@@ -329,7 +324,7 @@ class Archive:
         current = self.get(url)
         if current is None:
             return []
-        versions = self.db[ARTICLE_VERSIONS].find({"url": current["url"]}, READ_PROJECTION)
+        versions = self.db[ARTICLE_VERSIONS].find({"url": current["url"]}, {"_id": 0})
         return [*versions.sort("version", 1), current]
 
     # --- Statistics --------------------------------------------------------------------------
@@ -363,7 +358,7 @@ class Archive:
         until: str | date | datetime | None = None,
         source: str | None = None,
     ) -> ArchiveStats:
-        """Counts per group, field coverage, duplicates and stories carried by several desks.
+        """Counts per group, field coverage and duplicates.
 
         ``by`` is one of ``day`` (UTC day of ``published_at``), ``source``, ``category``, ``tag``
         or ``author`` (a record counts once per tag/author it has). ``coverage`` maps every
@@ -373,9 +368,8 @@ class Archive:
         if by not in STATS_GROUPS:
             raise ArchiveQueryError(f"by must be one of {', '.join(STATS_GROUPS)}")
         counts = self.tally(since, until, source)
-        multi = sum(len(desks) > 1 for desks in counts.story_sources.values())
         return ArchiveStats(
-            counts.total, counts.duplicates, by, counts.ordered(by), counts.coverage(), multi
+            counts.total, counts.duplicates, by, counts.ordered(by), counts.coverage()
         )
 
     # --- Export ------------------------------------------------------------------------------

@@ -183,8 +183,5 @@ def build_filter(
     if published:
         conditions["published_at"] = published
     if unique:
-        # One record per story: its first archived article (story_id is its own URL). A record
-        # archived before story linking has no story_id: then the exact-copy rule alone.
         conditions["duplicate_of"] = None
-        conditions["$expr"] = {"$eq": [{"$ifNull": ["$story_id", "$url"]}, "$url"]}
     return result

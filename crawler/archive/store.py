@@ -4,8 +4,7 @@ Pure pymongo (no Scrapy), so the crawler's pipeline, CLIs and re-parsing jobs sh
 
 ``articles`` holds the current version of every article, one document per canonical URL, with
 ``first_seen_at``, ``last_seen_at``, ``version`` and ``duplicate_of`` (the URL under which the
-same story, by ``content_hash``, was archived first; ``None`` for the original), and
-``story_id`` / ``minhash`` / ``story_bands`` (story linking, see :mod:`crawler.archive.stories`).
+same story, by ``content_hash``, was archived first; ``None`` for the original).
 ``article_versions`` keeps every replaced version (the whole previous document plus
 ``archived_at``), so a silent edit on the site never loses what the page said before.
 """
@@ -28,7 +27,6 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 from pymongo.uri_parser import parse_uri
 
-from crawler.archive import stories
 from crawler.items import ARTICLE_FIELDS
 
 logger = logging.getLogger(__name__)
@@ -92,8 +90,6 @@ def ensure_indexes(db: Database[Doc]) -> None:
     articles.create_index([("source", ASCENDING), ("published_at", DESCENDING)])
     articles.create_index("content_hash")
     articles.create_index("tags")
-    articles.create_index("story_bands")  # multikey: candidates for story linking
-    articles.create_index("story_id")
     db[ARTICLE_VERSIONS].create_index([("url", ASCENDING), ("version", ASCENDING)], unique=True)
 
 
@@ -241,15 +237,8 @@ def _write(db: Database[Doc], docs: list[Doc], now: datetime, result: ArchiveRes
     existing = {d["url"]: d for d in find_in_chunks(db[ARTICLES], "url", urls)}
     hashes = sorted({doc["content_hash"] for doc in docs})
     projection = {"_id": 0, "url": 1, "content_hash": 1, "first_seen_at": 1, "duplicate_of": 1}
-    same_hash = list(
-        find_in_chunks(db[ARTICLES], "content_hash", hashes, projection | {"story_id": 1})
-    )
+    same_hash = list(find_in_chunks(db[ARTICLES], "content_hash", hashes, projection))
     originals = _originals(docs, existing, same_hash, now)
-    writing = [
-        d for d in docs if existing.get(d["url"], {}).get("content_hash") != d["content_hash"]
-    ]
-    story_fields = stories.plan(db[ARTICLES], writing, existing, same_hash, now)
-    inserts: list[tuple[int, Doc]] = []  # (article op index, doc as written) for converge
 
     article_ops: list[InsertOne[Doc] | UpdateOne] = []
     kinds: list[tuple[str, bool]] = []  # per article op: result counter, stored as duplicate
@@ -263,15 +252,9 @@ def _write(db: Database[Doc], docs: list[Doc], now: datetime, result: ArchiveRes
             continue
         original = originals[doc["content_hash"]]
         duplicate_of = None if original == doc["url"] else original
-        fields = {
-            **doc,
-            **story_fields[doc["url"]],
-            "duplicate_of": duplicate_of,
-            "last_seen_at": now,
-        }
+        fields = {**doc, "duplicate_of": duplicate_of, "last_seen_at": now}
         if old is None:
-            inserts.append((len(article_ops), {**fields, "first_seen_at": now, "version": 1}))
-            article_ops.append(InsertOne(dict(inserts[-1][1])))
+            article_ops.append(InsertOne({**fields, "first_seen_at": now, "version": 1}))
             kinds.append(("inserted", duplicate_of is not None))
         else:
             previous = {k: v for k, v in old.items() if k != "_id"}
@@ -292,8 +275,6 @@ def _write(db: Database[Doc], docs: list[Doc], now: datetime, result: ArchiveRes
         setattr(result, kind, getattr(result, kind) + 1)
         result.duplicates += duplicate
     result.errors += len(failed)
-    lost = duplicate_keys | failed
-    stories.converge(db[ARTICLES], [doc for index, doc in inserts if index not in lost])
     # A racing insert of the same URL: retry as an update of what the other writer stored.
     retry = [docs[index] for index in duplicate_keys]
     expected_matches = sum(kind != "inserted" for kind, _ in kinds)
