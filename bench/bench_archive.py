@@ -24,6 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_story_linking import Articles
 from pymongo.database import Database
 from scrapy.utils.test import get_crawler
 
@@ -33,19 +34,18 @@ from crawler.items import Article
 from pipelines.archive import MongoArchivePipeline
 
 DB = Database[dict[str, Any]]
-PARAGRAPH = (
-    "Pemerintah Provinsi Kalimantan Tengah menggelar rapat koordinasi teknis bersama "
-    "instansi terkait untuk membahas percepatan pembangunan infrastruktur daerah. "
-)
 
 
 def records(n: int) -> list[dict[str, Any]]:
-    """Article-shaped records of realistic size (~3 KB body), 5% sharing a story."""
+    """Article-shaped records of realistic size (~2 KB body, distinct texts from
+    :class:`bench_story_linking.Articles`), 5% exact copies of the one before."""
     start = datetime(2024, 1, 1, tzinfo=UTC)
+    texts = Articles()
     out = []
+    body = ""
     for i in range(n):
-        story = i - 1 if i % 20 == 19 else i
-        body = f"Berita {story}. " + PARAGRAPH * 18
+        if i % 20 != 19:
+            body = texts.body(i)
         out.append(
             {
                 "url": f"https://kalteng.antaranews.com/berita/{i}/judul-berita-{i}",

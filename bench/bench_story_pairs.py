@@ -107,7 +107,7 @@ def main() -> None:
         print(f"  {edit:28s} linked {n_linked}/{total}")
     print("\nS-curve P(share a band | Jaccard s):")
     print("  s      " + "  ".join(f"{x:5.2f}" for x in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)))
-    for bands, rows in ((32, 4), (42, 3), (16, 8), (20, 5)):
+    for bands, rows in ((32, 4), (42, 3), (24, 3), (20, 3), (16, 8), (20, 5)):
         curve = "  ".join(
             f"{s_curve(x, bands, rows):5.3f}" for x in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
         )
@@ -117,6 +117,8 @@ def main() -> None:
         (64, 16, 4),
         (128, 32, 4),
         (128, 42, 3),
+        (128, 24, 3),
+        (128, 20, 3),
         (128, 16, 8),
         (256, 64, 4),
     ):

@@ -46,6 +46,7 @@ RECORD_FIELDS: tuple[str, ...] = (
     "last_seen_at",
     "version",
     "duplicate_of",
+    "story_id",
 )
 DATETIME_FIELDS = frozenset(
     {"published_at", "modified_at", "crawled_at", "first_seen_at", "last_seen_at"}

@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import Counter
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from collections.abc import Iterator
+from datetime import date, datetime
 from itertools import islice
 from pathlib import Path
 from types import TracebackType
@@ -46,9 +44,12 @@ from crawler.archive.query_filter import (
 from crawler.archive.query_filter import parse_when as parse_when
 from crawler.archive.server import EmbeddedServer, EmbeddedServerError, resolve_mongo_uri
 from crawler.archive.store import ARTICLE_VERSIONS, ARTICLES, connect
+from crawler.archive.stories import READ_PROJECTION, first_of_each_story
+from crawler.archive.tally import STATS_GROUPS as STATS_GROUPS
+from crawler.archive.tally import ArchiveStats as ArchiveStats
+from crawler.archive.tally import Tally as Tally
 from crawler.archive.text_match import fold as fold
 from crawler.archive.text_match import literal_pattern as literal_pattern
-from crawler.items import ARTICLE_FIELDS
 
 if TYPE_CHECKING:
     import pandas
@@ -56,80 +57,15 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 Record = dict[str, Any]
-STATS_GROUPS = ("day", "source", "category", "tag", "author")
 TEXT_INDEX_NAME = "title_body_text"
 #: Documents fetched per round trip when streaming; large enough to amortise latency, small
 #: enough that memory stays flat (a record is a few KB).
 CURSOR_BATCH = 1000
-_EMPTY: tuple[Any, ...] = (None, "", [])
 _DATETIME_FIELDS = ("published_at", "modified_at", "crawled_at", "first_seen_at", "last_seen_at")
 
 
 class ArchiveUnavailableError(ConnectionError):
     """The archive's server could not be reached or started (CLI exit code 3)."""
-
-
-@dataclass
-class ArchiveStats:
-    """Counts of one :meth:`Archive.stats` call; shares are in [0, 1]."""
-
-    total: int
-    duplicates: int
-    by: str
-    groups: list[tuple[str | None, int]]
-    coverage: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def duplicate_share(self) -> float:
-        return self.duplicates / self.total if self.total else 0.0
-
-
-@dataclass
-class Tally:
-    """Counters filled one record at a time by :meth:`Archive.tally`."""
-
-    total: int = 0
-    duplicates: int = 0
-    filled: Counter[str] = field(default_factory=Counter)
-    groups: dict[str, Counter[str | None]] = field(
-        default_factory=lambda: {by: Counter() for by in STATS_GROUPS}
-    )
-    daily_by_source: Counter[tuple[str, str | None]] = field(default_factory=Counter)
-    duplicates_by_source: Counter[str | None] = field(default_factory=Counter)
-
-    def add(self, doc: Mapping[str, Any]) -> None:
-        self.total += 1
-        self.filled.update(name for name in ARTICLE_FIELDS if doc.get(name) not in _EMPTY)
-        source = doc.get("source")
-        published = doc.get("published_at")
-        day = None
-        if isinstance(published, datetime):
-            day = published.astimezone(UTC).strftime("%Y-%m-%d")
-        if day is not None:
-            self.daily_by_source[(day, source)] += 1
-        if doc.get("duplicate_of"):
-            self.duplicates += 1
-            self.duplicates_by_source[source] += 1
-        self.groups["day"][day] += 1
-        self.groups["source"][source] += 1
-        self.groups["category"][doc.get("category")] += 1
-        for by, name in (("tag", "tags"), ("author", "authors")):
-            values = doc.get(name)
-            if isinstance(values, list):
-                self.groups[by].update({str(value) for value in values})
-
-    def coverage(self) -> dict[str, float]:
-        """Field -> share of records where it is non-empty."""
-        return {
-            name: self.filled[name] / self.total if self.total else 0.0 for name in ARTICLE_FIELDS
-        }
-
-    def ordered(self, by: str) -> list[tuple[str | None, int]]:
-        """Days in date order; other groups largest first, then by name."""
-        items = list(self.groups[by].items())
-        if by == "day":
-            return sorted(items, key=lambda item: (item[0] is None, item[0] or ""))
-        return sorted(items, key=lambda item: (-item[1], item[0] is None, str(item[0])))
 
 
 class Archive:
@@ -233,14 +169,21 @@ class Archive:
         """The MongoDB filter for these search arguments (see :meth:`search`).
 
         For a ``text`` or ``author`` too long for one server regex (SecantusDB), the filter
-        holds a prefix of it only: :meth:`search` checks the rest on what the server returns.
+        holds a prefix of it only: :meth:`search` checks the rest on what the server returns;
+        ``unique`` too is applied by :meth:`search`, not by this filter.
         """
-        return self._filter(text, source, since, until, tag, author, unique).conditions
+        search = build_filter(text, source, since, until, tag, author, unique, self.has_text_index)
+        return search.conditions
 
     def _filter(self, *args: Any, **kwargs: Any) -> SearchFilter:
         """:func:`build_filter` for :meth:`search`'s arguments, on this archive's server."""
         kwargs["text_index"] = self.has_text_index
-        return build_filter(*args, **kwargs)
+        search = build_filter(*args, **kwargs)
+        if search.unique:
+            text = ("title", "body", "authors") if search.checks else ()
+            firsts = first_of_each_story(self.db[ARTICLES], search.conditions, search.apply, text)
+            search.checks.append(lambda doc: doc.get("url") in firsts)
+        return search
 
     def search(
         self,
@@ -262,7 +205,7 @@ class Archive:
         (SecantusDB) any substring matches ("kafe" also finds "kafetaria"). ``tag`` and
         ``source`` match exactly; ``author`` is a case- and accent-insensitive substring of
         any author; ``since``/``until`` bound ``published_at`` (dates are whole UTC days);
-        ``unique`` keeps only first-archived copies (``duplicate_of`` null).
+        ``unique`` keeps one record per story: of the records that match, the first archived.
 
         ``text``, ``author``, ``tag`` and ``source`` are at most :data:`MAX_TEXT_LENGTH`
         characters, ``limit`` is 0 to :data:`MAX_LIMIT`. A bad argument raises
@@ -275,7 +218,7 @@ class Archive:
     def _stream(self, search: SearchFilter, limit: int | None) -> Iterator[Record]:
         if limit == 0:
             return
-        cursor = self.db[ARTICLES].find(search.conditions, {"_id": 0}, batch_size=CURSOR_BATCH)
+        cursor = self.db[ARTICLES].find(search.conditions, READ_PROJECTION, batch_size=CURSOR_BATCH)
         cursor = cursor.sort("published_at", -1)
         if limit is not None and not search.checks:
             # With checks left for Python the server cannot tell which records count.
@@ -288,7 +231,7 @@ class Archive:
         search = self._filter(**filters)
         if not search.checks:
             return self.db[ARTICLES].count_documents(search.conditions)
-        fields = {"_id": 0, "title": 1, "body": 1, "authors": 1}
+        fields = {"_id": 0, "url": 1, "title": 1, "body": 1, "authors": 1}
         with self.db[ARTICLES].find(search.conditions, fields, batch_size=CURSOR_BATCH) as cursor:
             return sum(1 for _ in search.apply(cursor))
 
@@ -314,7 +257,7 @@ class Archive:
         Raises :class:`ArchiveQueryError` for text that is no URL (``http://[::1``, "").
         """
         for candidate in url_candidates(url):
-            doc = self.db[ARTICLES].find_one({"url": candidate}, {"_id": 0})
+            doc = self.db[ARTICLES].find_one({"url": candidate}, READ_PROJECTION)
             if doc is not None:
                 return doc
         return None
@@ -324,7 +267,7 @@ class Archive:
         current = self.get(url)
         if current is None:
             return []
-        versions = self.db[ARTICLE_VERSIONS].find({"url": current["url"]}, {"_id": 0})
+        versions = self.db[ARTICLE_VERSIONS].find({"url": current["url"]}, READ_PROJECTION)
         return [*versions.sort("version", 1), current]
 
     # --- Statistics --------------------------------------------------------------------------
@@ -358,7 +301,7 @@ class Archive:
         until: str | date | datetime | None = None,
         source: str | None = None,
     ) -> ArchiveStats:
-        """Counts per group, field coverage and duplicates.
+        """Counts per group, field coverage, duplicates and stories carried by several desks.
 
         ``by`` is one of ``day`` (UTC day of ``published_at``), ``source``, ``category``, ``tag``
         or ``author`` (a record counts once per tag/author it has). ``coverage`` maps every
@@ -368,8 +311,9 @@ class Archive:
         if by not in STATS_GROUPS:
             raise ArchiveQueryError(f"by must be one of {', '.join(STATS_GROUPS)}")
         counts = self.tally(since, until, source)
+        multi = sum(len(desks) > 1 for desks in counts.story_sources.values())
         return ArchiveStats(
-            counts.total, counts.duplicates, by, counts.ordered(by), counts.coverage()
+            counts.total, counts.duplicates, by, counts.ordered(by), counts.coverage(), multi
         )
 
     # --- Export ------------------------------------------------------------------------------

@@ -121,6 +121,8 @@ class SearchFilter:
 
     conditions: Record
     checks: list[Callable[[Mapping[str, Any]], bool]] = field(default_factory=list)
+    #: One record per story: the caller adds the check (it needs the database).
+    unique: bool = False
 
     def apply(self, records: Iterable[Mapping[str, Any]]) -> Iterator[Any]:
         """``records`` that pass every check."""
@@ -182,6 +184,5 @@ def build_filter(
         published["$lte" if inclusive else "$lt"] = bound
     if published:
         conditions["published_at"] = published
-    if unique:
-        conditions["duplicate_of"] = None
+    result.unique = unique
     return result

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from html import escape
 from pathlib import Path
@@ -41,6 +41,9 @@ class ReportData:
     #: out of the per-day figures: a year 999 from an old parser bug must not stretch the
     #: chart over a millennium, nor crash it.
     days_left_out: int = 0
+    #: Stories carried by more than one desk: how many, and per source how many it carries.
+    multi_desk_stories: int = 0
+    multi_desk_by_source: list[tuple[str, int]] = field(default_factory=list)
 
 
 def chart_day(day: str | None, now: datetime | None = None) -> date | None:
@@ -71,7 +74,14 @@ def collect(archive: Archive, since: str | None = None, top_tags: int = 20) -> R
         (str(source or "(none)"), count, counts.duplicates_by_source[source])
         for source, count in counts.ordered("source")
     ]
+    shared = [desks for desks in counts.story_sources.values() if len(desks) > 1]
+    carried: defaultdict[str, int] = defaultdict(int)
+    for desks in shared:
+        for source in desks:
+            carried[str(source or "(none)")] += 1
     return ReportData(
+        multi_desk_stories=len(shared),
+        multi_desk_by_source=sorted(carried.items(), key=lambda item: (-item[1], item[0])),
         generated_at=datetime.now(UTC),
         total=counts.total,
         duplicates=counts.duplicates,
@@ -234,6 +244,15 @@ svg .track { fill: #f0f0f0; } svg .series { fill: none; stroke-width: 2; }
 """
 
 
+def stories_chart(by_source: list[tuple[str, int]]) -> str:
+    """Per source, how many stories carried by more than one desk it carries."""
+    label = "Stories on several desks per source"
+    if not by_source:
+        return _svg(60, label, [_text(WIDTH / 2, 35, "no shared story", "muted", "middle")])
+    peak = max(count for _, count in by_source)
+    return bar_chart(label, [(name, n / peak, str(n)) for name, n in by_source])
+
+
 def render(data: ReportData) -> str:
     """The HTML page for ``data`` (no external references of any kind)."""
     days = sorted({day for row in data.per_day if (day := chart_day(row["day"])) is not None})
@@ -245,6 +264,7 @@ def render(data: ReportData) -> str:
         ("sources", str(len(data.by_source))),
         ("published", span),
         ("duplicates", f"{data.duplicates:,} ({share:.1%})"),
+        ("stories on several desks", f"{data.multi_desk_stories:,}"),
     ]
     coverage_rows = [(name, s, f"{s:.1%}") for name, s in data.coverage.items() if data.total]
     tag_rows = [(str(tag), count / peak_tag, str(count)) for tag, count in data.top_tags]
@@ -255,6 +275,8 @@ def render(data: ReportData) -> str:
         ("chart-tags", f"Top {len(data.top_tags)} tags", bar_chart("Top tags", tag_rows)),
         ("chart-duplicates", "Duplicates (same story archived under another URL)",
          duplicates_chart(data.by_source)),
+        ("chart-stories", f"Stories carried by more than one desk ({data.multi_desk_stories:,}): "
+         "how many of them each source carries", stories_chart(data.multi_desk_by_source)),
     ]  # fmt: skip
     html = [
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',

@@ -265,6 +265,10 @@ def _start(
             "--storage-path", str(root / DB_SUBDIR),
             "--cache-size", CACHE_SIZE,
             "--log-level", "WARNING",
+            # Standalone: no oplog. The archive uses no change streams or transactions, and a
+            # replica set's oplog, once past its 100,000-entry cap, is pruned on every write, at
+            # a cost that grows with the archive (seen filling a 100k-record archive).
+            "--standalone",
         ]  # fmt: skip
         try:
             supervisor, pid = spawn_supervisor(root, cmd, root / LOG_FILE, linger)

@@ -4,7 +4,8 @@ Pure pymongo (no Scrapy), so the crawler's pipeline, CLIs and re-parsing jobs sh
 
 ``articles`` holds the current version of every article, one document per canonical URL, with
 ``first_seen_at``, ``last_seen_at``, ``version`` and ``duplicate_of`` (the URL under which the
-same story, by ``content_hash``, was archived first; ``None`` for the original).
+same story, by ``content_hash``, was archived first; ``None`` for the original), and
+``story_id`` / ``minhash`` / ``story_bands`` (story linking, see :mod:`crawler.archive.stories`).
 ``article_versions`` keeps every replaced version (the whole previous document plus
 ``archived_at``), so a silent edit on the site never loses what the page said before.
 """
@@ -27,6 +28,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 from pymongo.uri_parser import parse_uri
 
+from crawler.archive import stories
 from crawler.items import ARTICLE_FIELDS
 
 logger = logging.getLogger(__name__)
@@ -90,6 +92,8 @@ def ensure_indexes(db: Database[Doc]) -> None:
     articles.create_index([("source", ASCENDING), ("published_at", DESCENDING)])
     articles.create_index("content_hash")
     articles.create_index("tags")
+    articles.create_index("story_bands")  # multikey: candidates for story linking
+    articles.create_index("story_id")
     db[ARTICLE_VERSIONS].create_index([("url", ASCENDING), ("version", ASCENDING)], unique=True)
 
 
@@ -237,8 +241,12 @@ def _write(db: Database[Doc], docs: list[Doc], now: datetime, result: ArchiveRes
     existing = {d["url"]: d for d in find_in_chunks(db[ARTICLES], "url", urls)}
     hashes = sorted({doc["content_hash"] for doc in docs})
     projection = {"_id": 0, "url": 1, "content_hash": 1, "first_seen_at": 1, "duplicate_of": 1}
-    same_hash = list(find_in_chunks(db[ARTICLES], "content_hash", hashes, projection))
+    same_hash = list(
+        find_in_chunks(db[ARTICLES], "content_hash", hashes, projection | {"story_id": 1})
+    )
     originals = _originals(docs, existing, same_hash, now)
+    archived = {d["url"]: d for d in same_hash}
+    to_link: list[tuple[int, Doc]] = []  # (article op index, doc as written): story_id set now
 
     article_ops: list[InsertOne[Doc] | UpdateOne] = []
     kinds: list[tuple[str, bool]] = []  # per article op: result counter, stored as duplicate
@@ -252,7 +260,17 @@ def _write(db: Database[Doc], docs: list[Doc], now: datetime, result: ArchiveRes
             continue
         original = originals[doc["content_hash"]]
         duplicate_of = None if original == doc["url"] else original
-        fields = {**doc, "duplicate_of": duplicate_of, "last_seen_at": now}
+        copy_of = archived.get(original) or ({"url": original} if duplicate_of else None)
+        seen = (old or {}).get("first_seen_at") or now
+        fields = {
+            **doc,
+            **stories.fingerprint(doc.get("body"), doc.get("published_at") or seen),
+            "story_id": stories.first_story(doc, old, copy_of),
+            "duplicate_of": duplicate_of,
+            "last_seen_at": now,
+        }
+        if old is None or not old.get("story_id"):
+            to_link.append((len(article_ops), {**fields, "first_seen_at": seen}))
         if old is None:
             article_ops.append(InsertOne({**fields, "first_seen_at": now, "version": 1}))
             kinds.append(("inserted", duplicate_of is not None))
@@ -275,6 +293,8 @@ def _write(db: Database[Doc], docs: list[Doc], now: datetime, result: ArchiveRes
         setattr(result, kind, getattr(result, kind) + 1)
         result.duplicates += duplicate
     result.errors += len(failed)
+    lost = duplicate_keys | failed
+    stories.link(db[ARTICLES], [doc for index, doc in to_link if index not in lost], now)
     # A racing insert of the same URL: retry as an update of what the other writer stored.
     retry = [docs[index] for index in duplicate_keys]
     expected_matches = sum(kind != "inserted" for kind, _ in kinds)

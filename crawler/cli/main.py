@@ -23,6 +23,7 @@ from crawler.cli.options import (
 )
 from crawler.cli.reparse import reparse as reparse_command
 from crawler.cli.report import report as report_command
+from crawler.cli.restory import restory_command
 from crawler.cli.run import run as run_command
 from crawler.cli.search import search as search_command
 from crawler.cli.serve import serve as serve_command
@@ -100,4 +101,5 @@ cli.add_command(stats_command)
 cli.add_command(report_command)
 cli.add_command(serve_command)
 cli.add_command(reparse_command)
+cli.add_command(restory_command, name="restory")
 cli.add_command(run_command)

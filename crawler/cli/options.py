@@ -249,7 +249,7 @@ def filter_options(command: F) -> F:
             help="Author name contains this (case/accent-insensitive).",
         ),
         click.option(
-            "--unique", is_flag=True, help="Skip duplicates (keep first-archived copies)."
+            "--unique", is_flag=True, help="One record per story (its first-archived article)."
         ),
         click.option(
             "--limit", type=click.IntRange(min=0, max=MAX_LIMIT), help="At most N records."

@@ -25,7 +25,8 @@ from crawler.cli.options import (
 def stats(
     options: ArchiveOptions, by: str, since: str | None, until: str | None, as_json: bool
 ) -> None:
-    """Counts per group, field coverage (share non-empty) and duplicate share."""
+    """Counts per group, field coverage (share non-empty), duplicate share and the number of
+    stories carried by more than one desk."""
     check_window(since, until)
     with options.open() as archive:
         result = archive.stats(by=by, since=since, until=until)
@@ -37,12 +38,14 @@ def stats(
             "by": by,
             "groups": [{"key": key, "count": count} for key, count in result.groups],
             "coverage": result.coverage,
+            "multi_desk_stories": result.multi_desk_stories,
         }
         click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
         return
     click.echo(
         f"records: {result.total}   duplicates: {result.duplicates} "
-        f"({result.duplicate_share:.1%})\n"
+        f"({result.duplicate_share:.1%})   stories on several desks: "
+        f"{result.multi_desk_stories}\n"
     )
     click.echo(f"{by.upper():40} {'COUNT':>8}")
     for key, count in result.groups:
