@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_story_linking import Articles
+from bench_story_linking import Articles, Timer, linking
 from pymongo.database import Database
 from scrapy.utils.test import get_crawler
 
@@ -168,7 +168,14 @@ def main() -> None:
                 args.n,
                 lambda: batched_direct(db, data, args.batch_size),
             )
+        with scratch_db(uri) as db, linking(False, Timer()):
+            unlinked = timed(
+                "pipeline, first crawl, no story linking",
+                args.n,
+                lambda: pipeline_run(uri, db, data, args.batch_size),
+            )
         print(f"{'ratio pipeline first crawl / insert_one':<44} {pipe / base:>10.1f}x")
+        print(f"{'ratio pipeline with / without linking':<44} {unlinked / pipe:>10.1f}x slower")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(f"{'peak RSS, this process':<44} {peak / 1024:>10.0f} MB")
         print(f"{'peak RSS, server':<44} {server_peak_rss_kb(server.pid if server else None):>13}")
