@@ -24,6 +24,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from pymongo import ASCENDING, UpdateOne
@@ -51,6 +52,9 @@ _READ = {
     "story_bands": 1,
     "signature_version": 1,
 }
+
+
+_STORY = {"_id": 0, "url": 1, "story_id": 1, "duplicate_of": 1}
 
 
 @dataclass
@@ -88,18 +92,11 @@ def restory(
     cursor = articles.find(NEEDS_WORK, _READ, batch_size=batch_size).sort(
         [("first_seen_at", ASCENDING), ("url", ASCENDING)]
     )
-    batch: list[Doc] = []
-    for doc in cursor:
-        batch.append(doc)
-        if len(batch) >= batch_size:
+    with cursor:
+        while batch := list(islice(cursor, batch_size)):
             _restory_batch(db, batch, result)
             if progress is not None:
                 progress(len(batch))
-            batch = []
-    if batch:
-        _restory_batch(db, batch, result)
-        if progress is not None:
-            progress(len(batch))
     return result
 
 
@@ -125,10 +122,10 @@ def _restory_batch(db: Database[Doc], batch: list[Doc], result: RestoryResult) -
             stories.link(articles, [doc], datetime.now(UTC))
         else:
             short.append(doc)
-    for doc in short:
+    for doc in short:  # no signature: the story of its exact copy, as the write path does
         copy_of = doc.get("duplicate_of")
-        original = articles.find_one({"url": copy_of}, {"_id": 0}) if copy_of else None
-        story = stories.story_of(original) if original else str(copy_of or doc["url"])
+        original = articles.find_one({"url": copy_of}, _STORY) if copy_of else None
+        story = stories.first_story(doc, None, original or ({"url": copy_of} if copy_of else None))
         articles.update_one({"url": doc["url"], "story_id": None}, {"$set": {"story_id": story}})
     urls = [doc["url"] for doc in unstoried]
     if urls:
