@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     ):
         uri = os.environ.get("MONGO_URI")
         if not uri:
-            server = find_or_start_server(Path(tmp) / "server")
+            server = find_or_start_server(Path(tmp) / "server", linger=0)
             stack.callback(server.release)
             uri = server.uri
         mirrors: dict[str, DeskMirror] = {}

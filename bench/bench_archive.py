@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import hashlib
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_story_linking import Articles, Timer, linking
 from pymongo.database import Database
+from rss import vmhwm_kib
 from scrapy.utils.test import get_crawler
 
 from crawler.archive.server import find_or_start_server
@@ -124,13 +124,8 @@ def batched_direct(db: DB, data: list[dict[str, Any]], batch_size: int) -> None:
 def server_peak_rss_kb(pid: int | None) -> str:
     if pid is None:
         return "n/a (external server)"
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
+    kib = vmhwm_kib(pid)
+    return f"{kib} kB" if kib else "unknown"
 
 
 def main() -> None:
@@ -142,7 +137,7 @@ def main() -> None:
     server = None
     uri = os.environ.get("MONGO_URI")
     if not uri:
-        server = find_or_start_server(tempfile.mkdtemp(prefix="bench-secantus-"))
+        server = find_or_start_server(tempfile.mkdtemp(prefix="bench-secantus-"), linger=0)
         uri = server.uri
     data = records(args.n)
     print(f"{args.n} records, batch size {args.batch_size}, server {uri}")
@@ -176,8 +171,8 @@ def main() -> None:
             )
         print(f"{'ratio pipeline first crawl / insert_one':<44} {pipe / base:>10.1f}x")
         print(f"{'ratio pipeline with / without linking':<44} {unlinked / pipe:>10.1f}x slower")
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        print(f"{'peak RSS, this process':<44} {peak / 1024:>10.0f} MB")
+        # VmHWM, not ru_maxrss: that includes the peak of whatever started this bench (rss.py).
+        print(f"{'peak RSS, this process':<44} {vmhwm_kib() / 1024:>10.0f} MB")
         print(f"{'peak RSS, server':<44} {server_peak_rss_kb(server.pid if server else None):>13}")
     finally:
         if server is not None:

@@ -74,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
     database = f"bench_incremental_{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory() as tmp:
-        server = None if os.environ.get("MONGO_URI") else find_or_start_server(Path(tmp))
+        server = None if os.environ.get("MONGO_URI") else find_or_start_server(Path(tmp), linger=0)
         uri = os.environ.get("MONGO_URI") or (server.uri if server else "")
         try:
             with MirrorServer() as mirror:

@@ -206,7 +206,7 @@ def main() -> None:
         if os.environ.get("MONGO_URI"):
             run(os.environ["MONGO_URI"], args.n, workdir)
             return
-        server = find_or_start_server(workdir / "data")
+        server = find_or_start_server(workdir / "data", linger=0)
         try:
             run(server.uri, args.n, workdir)
         finally:

@@ -37,7 +37,7 @@ def main() -> None:
     server = None
     uri = os.environ.get("MONGO_URI")
     if not uri:
-        server = find_or_start_server(tempfile.mkdtemp(prefix="bench-spool-db-"))
+        server = find_or_start_server(tempfile.mkdtemp(prefix="bench-spool-db-"), linger=0)
         uri = server.uri
     try:
         with tempfile.TemporaryDirectory(prefix="bench-spool-") as scratch, scratch_db(uri) as db:

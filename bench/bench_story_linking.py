@@ -157,7 +157,7 @@ def linking(enabled: bool, timer: Timer) -> Iterator[None]:
             "story_bands": [],
             "signature_version": None,
         }
-        stories.link = lambda collection, written, now: 0  # type: ignore[assignment]
+        stories.link = lambda collection, written, now, touched=None: 0  # type: ignore[assignment]
     try:
         yield
     finally:
@@ -195,7 +195,7 @@ def main() -> None:
     server = None
     uri = os.environ.get("MONGO_URI")
     if not uri:
-        server = find_or_start_server(tempfile.mkdtemp(prefix="bench-secantus-"))
+        server = find_or_start_server(tempfile.mkdtemp(prefix="bench-secantus-"), linger=0)
         uri = server.uri
     db = connect(uri, f"bench_{uuid.uuid4().hex[:8]}")
     ensure_indexes(db)

@@ -72,6 +72,11 @@ MONGO_URI = os.environ.get("MONGO_URI") or None
 MONGO_DATABASE = os.environ.get("MONGO_DATABASE") or "news_archive"
 #: Directory for the embedded server's data (``DATA_DIR/db``) and its state file.
 DATA_DIR = os.environ.get("DATA_DIR") or "./data"
+#: Seconds the embedded server stays up after its last client (CLI call, notebook, crawl)
+#: leaves, so the next one finds it running instead of paying seconds to start it; 0 stops
+#: it at once. The longest linger asked for wins (crawler.archive.server). Also the default
+#: of the CLI and ``Archive.connect()``, which read the environment variable of this name.
+EMBEDDED_SERVER_LINGER_SECONDS = os.environ.get("EMBEDDED_SERVER_LINGER_SECONDS") or 600.0
 #: Archive writes are sent in unordered bulk writes of at most this many records ...
 ARCHIVE_BATCH_SIZE = 200
 #: ... or after this many seconds, whichever comes first, and at close.

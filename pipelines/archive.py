@@ -66,7 +66,9 @@ class MongoArchivePipeline:
 
     - ``MONGO_URI``, ``MONGO_DATABASE``, ``DATA_DIR`` (also for ``spool/``, records that could
       not be written), ``ARCHIVE_RETRY_SECONDS`` (while the database is unreachable, how often
-      to check whether it is back): :class:`crawler.archive.location.ArchiveLocation`.
+      to check whether it is back), ``EMBEDDED_SERVER_LINGER_SECONDS`` (how long the embedded
+      server stays up after the crawl, for the next client):
+      :class:`crawler.archive.location.ArchiveLocation`.
     - ``ARCHIVE_BATCH_SIZE``: records per bulk write (at least 1).
     - ``ARCHIVE_FLUSH_SECONDS``: the buffer is written at least this often (0: only full
       batches and at close).
@@ -111,6 +113,7 @@ class MongoArchivePipeline:
         self.batch_size = config.batch_size
         self.flush_seconds = config.flush_seconds
         self.retry_seconds = location.retry_seconds
+        self.linger_seconds = location.linger_seconds
         self.stats = stats
         self.spool = Spool(self.data_dir / "spool")
         self._uri: str | None = None
@@ -214,7 +217,9 @@ class MongoArchivePipeline:
 
     def _connect(self) -> None:
         if self._uri is None:
-            self._uri, self._server = resolve_mongo_uri(self.mongo_uri, self.data_dir)
+            self._uri, self._server = resolve_mongo_uri(
+                self.mongo_uri, self.data_dir, linger=self.linger_seconds
+            )
         if not ping(self._uri, timeout_ms=PING_TIMEOUT_MS):
             raise ConnectionError("no answer to ping")
         if self._db is None:

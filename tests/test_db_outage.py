@@ -202,7 +202,11 @@ def test_database_stopped_mid_crawl_loses_nothing(tmp_path: Path, secantus: Seca
         with ThreadPoolExecutor(1) as pool:
             running = pool.submit(run_crawl, "antara_kalteng", *args)
             deadline = time.monotonic() + 120
-            while articles_served(mirror) < 5 and not running.done():
+            # Until some pages are fetched and one batch has landed (not a fixed page count:
+            # under load the first write, with the index builds, can lag several pages).
+            while (
+                articles_served(mirror) < 5 or not archived_urls(uri, database)
+            ) and not running.done():
                 assert time.monotonic() < deadline, "the crawl fetched no articles"
                 time.sleep(0.05)
             secantus.stop()

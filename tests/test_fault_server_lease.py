@@ -49,8 +49,9 @@ HOLDER_SCRIPT = textwrap.dedent(
 
 def client_env() -> dict[str, str]:
     """The environment of a client of the embedded server (no MONGO_URI, no linger)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO_DIR)}
-    for name in ("MONGO_URI", "EMBEDDED_SERVER_LINGER_SECONDS", "DATA_DIR"):
+    # The linger set, not removed: unset means the default, which lingers.
+    env = {**os.environ, "PYTHONPATH": str(REPO_DIR), "EMBEDDED_SERVER_LINGER_SECONDS": "0"}
+    for name in ("MONGO_URI", "DATA_DIR"):
         env.pop(name, None)
     return env
 
@@ -58,11 +59,11 @@ def client_env() -> dict[str, str]:
 class Holder:
     """A Python-API client (a notebook, say) in its own process, steered over stdin."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-c", HOLDER_SCRIPT, str(data_dir)],
             cwd=REPO_DIR,
-            env=client_env(),
+            env=env or client_env(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

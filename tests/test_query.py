@@ -13,6 +13,7 @@ from pymongo.database import Database
 
 from crawler.archive.query import (
     Archive,
+    ArchiveQueryError,
     ArchiveUnavailableError,
     fold,
     literal_pattern,
@@ -115,18 +116,24 @@ def test_unique_keeps_first_archived_copies(archive: Archive) -> None:
     assert urls(archive.search(unique=False)) == [url(3), url(2), url(1)]
 
 
-@pytest.mark.parametrize("text", ["$where", ".*", "a|b", "(x", "[k]", "\\d+", "^Judul", "$"])
-def test_text_is_literal_never_an_operator_or_regex(archive: Archive, text: str) -> None:
+@pytest.mark.parametrize("text", ["$where", "a|b", "(x", "[k]", "\\d+", '{"$gt": "x"}'])
+def test_text_is_words_never_an_operator_or_regex(archive: Archive, text: str) -> None:
     archive_batch(
         archive.db, [record(1, title=f"Ada {text} di judul"), record(2, title="Judul biasa")]
     )
     assert urls(archive.search(text)) == [url(1)]
 
 
+@pytest.mark.parametrize("text", [".*", "$", "!!", "—"])
+def test_text_without_a_word_is_refused(archive: Archive, text: str) -> None:
+    with pytest.raises(ArchiveQueryError, match="no word to search for"):
+        archive.search(text)
+
+
 def test_where_is_not_javascript(archive: Archive) -> None:
     archive_batch(archive.db, [record(1), record(2, body="pakai $where: function() {}")])
     assert urls(archive.search("$where")) == [url(2)]
-    assert archive.query("$where")["$or"][0]["title"]["$regex"].startswith("\\$")
+    assert "$where" not in str(archive.query("$where"))
 
 
 def test_operator_text_in_tag_source_author_is_literal(archive: Archive) -> None:
@@ -151,20 +158,44 @@ def test_literal_pattern_matches_itself_and_nothing_looser() -> None:
     assert fold("Kafé\x00 Ünïcode") == "kafe unicode"
 
 
-def test_text_index_narrows_only_with_word_terms(archive: Archive) -> None:
-    archive._text_index = True  # as on a MongoDB server with a text index
-    query = archive.query("kafé baru!")
-    assert query["$text"] == {"$search": "kafé baru"}
-    assert "$or" in query
-    assert "$text" not in archive.query(".*")  # no words: the literal regex alone
+def test_words_are_whole_words_and_phrases_consecutive(archive: Archive) -> None:
+    archive_batch(
+        archive.db,
+        [
+            record(1, title="Kafetaria baru", body="Harga cabai naik di pasar."),
+            record(2, body="Covid-19 menurun; kafe buka lagi. Pasar ramai, cabai murah."),
+            record(3, title="Banjir bandang", body="Warga Palangka Raya mengungsi."),
+        ],
+    )
+    assert urls(archive.search("kafe")) == [url(2)]  # not "kafetaria": no substrings
+    assert urls(archive.search("kafetaria")) == [url(1)]
+    assert urls(archive.search("cabai pasar")) == [url(2), url(1)]  # words: any order
+    assert urls(archive.search('"cabai naik"')) == [url(1)]  # a phrase: consecutive
+    assert urls(archive.search('"pasar cabai"')) == []
+    assert urls(archive.search('"ramai cabai"')) == [url(2)]  # punctuation between is ignored
+    assert urls(archive.search("COVID-19")) == [url(2)]  # one chunk, two words: a phrase
+    assert urls(archive.search("19 covid")) == [url(2)]
+    assert urls(archive.search("banjir mengungsi")) == [url(3)]  # title and body together
+    assert urls(archive.search('"bandang warga"')) == []  # a phrase stays within one field
+    assert urls(archive.search('"palangka raya')) == [url(3)]  # an open quote runs to the end
 
 
-def test_text_index_detection_on_this_server(archive: Archive) -> None:
-    archive_batch(archive.db, [record(1, title="Kafé")])
-    detected = archive.has_text_index()
-    if "secantusVersion" in archive.db.client.server_info():
-        assert detected is False
-    assert urls(archive.search("kafe")) == [url(1)]
+def test_search_scans_until_the_word_index_is_built(archive: Archive) -> None:
+    from crawler.archive import reindex, search_terms
+
+    archive_batch(archive.db, [record(1, title="Kafé baru"), record(2, body="Sungai Kahayan.")])
+    # As an archive written before the word index: no side documents, no marker.
+    archive.db[search_terms.ARTICLE_TERMS].delete_many({})
+    archive.db[search_terms.ARCHIVE_META].delete_many({})
+    old = Archive(archive.db)
+    assert old.search_index_ready() is False
+    assert urls(old.search("kafe")) == [url(1)]  # the scan: same answer
+    result = reindex.reindex(archive.db)
+    assert (result.records, result.indexed) == (2, 2)
+    assert reindex.reindex(archive.db).already is True
+    new = Archive(archive.db)
+    assert new.search_index_ready() is True
+    assert urls(new.search("kahayan")) == [url(2)]
 
 
 def test_get_accepts_url_variants_and_history_is_oldest_first(archive: Archive) -> None:

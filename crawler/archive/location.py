@@ -8,6 +8,7 @@ No Scrapy here: components pass their crawler's settings in (:mod:`crawler.confi
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 from dataclasses import dataclass
@@ -34,13 +35,16 @@ class ArchiveLocation:
     ``mongo_uri``: ``MONGO_URI`` (the setting, else the environment variable; None means the
     embedded server); ``database``: ``MONGO_DATABASE``; ``data_dir``: ``DATA_DIR`` (the embedded
     server's data and the spools); ``retry_seconds``: ``ARCHIVE_RETRY_SECONDS``, how often a
-    writer whose database stopped answering checks whether it is back (0 or more).
+    writer whose database stopped answering checks whether it is back (0 or more);
+    ``linger_seconds``: ``EMBEDDED_SERVER_LINGER_SECONDS``, how long the embedded server stays
+    up after this process leaves it, if nobody else uses it (0 or more, finite).
     """
 
     mongo_uri: str | None
     database: str
     data_dir: str
     retry_seconds: float
+    linger_seconds: float = 0.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ArchiveLocation:
@@ -51,11 +55,15 @@ class ArchiveLocation:
         data_dir = reader.text("DATA_DIR")
         if data_dir is None:
             raise SettingError("DATA_DIR", "a directory", reader.raw("DATA_DIR"))
+        linger = reader.number("EMBEDDED_SERVER_LINGER_SECONDS", minimum=0.0)
+        if not math.isfinite(linger):
+            raise SettingError("EMBEDDED_SERVER_LINGER_SECONDS", "a finite number", linger)
         return cls(
             mongo_uri=reader.text("MONGO_URI") or os.environ.get("MONGO_URI") or None,
             database=database,
             data_dir=data_dir,
             retry_seconds=reader.number("ARCHIVE_RETRY_SECONDS", minimum=0.0),
+            linger_seconds=linger,
         )
 
 
@@ -66,13 +74,17 @@ class ArchiveConnection:
     the embedded server this process normally reuses the pipeline's server. The embedded
     server's handle holds a lease on it (:mod:`crawler.archive.server`), so the server lives at
     least as long as this connection; if it was killed, the next :meth:`db` finds or starts
-    another. :meth:`close` closes the client and releases the lease. Thread-safe.
+    another. :meth:`close` closes the client and releases the lease (the server then stays up
+    ``linger`` seconds more if nobody else uses it; None: the process's default). Thread-safe.
     """
 
-    def __init__(self, mongo_uri: str | None, database: str, data_dir: str) -> None:
+    def __init__(
+        self, mongo_uri: str | None, database: str, data_dir: str, linger: float | None = None
+    ) -> None:
         self.mongo_uri = mongo_uri
         self.database = database
         self.data_dir = Path(data_dir).resolve()
+        self.linger = linger
         self._db: Database[Doc] | None = None
         self._server: EmbeddedServer | None = None
         self._lock = threading.Lock()
@@ -80,7 +92,9 @@ class ArchiveConnection:
     @classmethod
     def at(cls, location: ArchiveLocation) -> ArchiveConnection:
         """The connection to the archive at ``location``."""
-        return cls(location.mongo_uri, location.database, location.data_dir)
+        return cls(
+            location.mongo_uri, location.database, location.data_dir, location.linger_seconds
+        )
 
     def db(self) -> Database[Doc]:
         """The database (blocking: call from a worker thread). Raises if unreachable."""
@@ -92,7 +106,9 @@ class ArchiveConnection:
                 )
                 self._close()
             if self._db is None:
-                uri, self._server = resolve_mongo_uri(self.mongo_uri, self.data_dir)
+                uri, self._server = resolve_mongo_uri(
+                    self.mongo_uri, self.data_dir, linger=self.linger
+                )
                 self._db = connect(uri, self.database, timeout_ms=DB_TIMEOUT_MS)
             return self._db
 

@@ -2,23 +2,23 @@
 
 :class:`Archive` is what notebooks and the CLI (``python -m crawler``) use. It opens the archive
 as the crawler does (explicit argument, else ``MONGO_URI``, else the embedded SecantusDB server
-under ``DATA_DIR``) and never writes articles; its only write is creating a text index on
-servers that support one.
+under ``DATA_DIR``) and never writes.
 
-Safe queries: user input only ever becomes a *value* in a query document, never a key, and text
-only reaches ``$regex`` through :func:`~crawler.archive.text_match.literal_pattern`, which
-escapes every
-character that is not a letter or digit. ``search("$where")``, ``search(".*")`` and
-``tag='{"$gt": ""}'`` find the literal strings, nothing else. Arguments are validated first
-(:mod:`crawler.archive.query_filter`): a bad one raises :class:`ArchiveQueryError`, a
-``ValueError``.
+Word searches are answered from the archive's word index (:mod:`crawler.archive.search_terms`),
+the same on SecantusDB and MongoDB, and checked exactly on each record. Safe queries: user input
+only ever becomes a *value* in a query document, never a key; search text reaches the server
+only as folded words, and other text reaches ``$regex`` only through
+:func:`~crawler.archive.text_match.literal_pattern`, which escapes every character that is not
+a letter or digit: ``tag='{"$gt": ""}'`` and ``author=".*"`` find the literal strings, nothing
+else. Arguments are validated first (:mod:`crawler.archive.query_filter`): a bad one raises
+:class:`ArchiveQueryError`, a ``ValueError``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
 from itertools import islice
 from pathlib import Path
@@ -26,9 +26,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from pymongo.database import Database
-from pymongo.errors import OperationFailure, PyMongoError
+from pymongo.errors import PyMongoError
 
 from crawler import settings
+from crawler.archive import counts_read, search_terms
 from crawler.archive.export import RECORD_FIELDS, ProgressCallback, write_records
 
 # The ``name as name`` imports are re-exports: defined here first, notebooks import them here.
@@ -48,6 +49,7 @@ from crawler.archive.stories import READ_PROJECTION, first_of_each_story
 from crawler.archive.tally import STATS_GROUPS as STATS_GROUPS
 from crawler.archive.tally import ArchiveStats as ArchiveStats
 from crawler.archive.tally import Tally as Tally
+from crawler.archive.text_match import LiteralMatch
 from crawler.archive.text_match import fold as fold
 from crawler.archive.text_match import literal_pattern as literal_pattern
 
@@ -57,10 +59,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 Record = dict[str, Any]
-TEXT_INDEX_NAME = "title_body_text"
 #: Documents fetched per round trip when streaming; large enough to amortise latency, small
 #: enough that memory stays flat (a record is a few KB).
 CURSOR_BATCH = 1000
+#: Articles fetched per ``url $in`` query of a word search: SecantusDB compares each returned
+#: document's URL with the list one by one, so a long list costs more than a round trip.
+FETCH_CHUNK = 50
 _DATETIME_FIELDS = ("published_at", "modified_at", "crawled_at", "first_seen_at", "last_seen_at")
 
 
@@ -74,7 +78,7 @@ class Archive:
     def __init__(self, db: Database[Record], server: EmbeddedServer | None = None) -> None:
         self.db = db
         self.server = server
-        self._text_index: bool | None = None
+        self._index_ready: bool | None = None
 
     @classmethod
     def connect(
@@ -129,33 +133,6 @@ class Archive:
 
     # --- Search ------------------------------------------------------------------------------
 
-    def has_text_index(self) -> bool:
-        """Whether ``$text`` can narrow searches; detected (and created if possible) once.
-
-        SecantusDB has no text indexes; a real MongoDB gets one on title and body with
-        language "none" (no English stemming or stop words for Indonesian text).
-        """
-        if self._text_index is None:
-            self._text_index = self._detect_text_index()
-            logger.debug("Text index available: %s", self._text_index)
-        return self._text_index
-
-    def _detect_text_index(self) -> bool:
-        collection = self.db[ARTICLES]
-        try:
-            for index in collection.list_indexes():
-                if "_fts" in index["key"] and {"title", "body"} <= set(index.get("weights", {})):
-                    return True
-            collection.create_index(
-                [("title", "text"), ("body", "text")],
-                name=TEXT_INDEX_NAME,
-                default_language="none",
-            )
-            return True
-        except OperationFailure as exc:
-            logger.info("No text index (%s); text search scans title and body", exc.details)
-            return False
-
     def query(
         self,
         text: str | None = None,
@@ -166,24 +143,76 @@ class Archive:
         author: str | None = None,
         unique: bool = False,
     ) -> Record:
-        """The MongoDB filter for these search arguments (see :meth:`search`).
+        """The MongoDB filter for the arguments other than ``text`` (see :meth:`search`).
 
-        For a ``text`` or ``author`` too long for one server regex (SecantusDB), the filter
-        holds a prefix of it only: :meth:`search` checks the rest on what the server returns;
-        ``unique`` too is applied by :meth:`search`, not by this filter.
+        ``text`` is answered from the word index and checked in Python, ``unique`` by
+        :meth:`search`: neither is part of this filter (a too long ``author`` only in part).
         """
-        search = build_filter(text, source, since, until, tag, author, unique, self.has_text_index)
-        return search.conditions
+        return build_filter(text, source, since, until, tag, author, unique).conditions
+
+    def search_index_ready(self) -> bool:
+        """Whether word searches use the index (else they scan; ``reindex`` builds it)."""
+        if self._index_ready is None:
+            self._index_ready = search_terms.index_ready(self.db)
+            if not self._index_ready:
+                logger.warning(
+                    "This archive has no complete word index: searches scan every record. "
+                    "Build it once with: python -m crawler reindex"
+                )
+        return self._index_ready
 
     def _filter(self, *args: Any, **kwargs: Any) -> SearchFilter:
-        """:func:`build_filter` for :meth:`search`'s arguments, on this archive's server."""
-        kwargs["text_index"] = self.has_text_index
+        """:func:`build_filter` for :meth:`search`'s arguments, ``unique`` resolved."""
         search = build_filter(*args, **kwargs)
         if search.unique:
-            text = ("title", "body", "authors") if search.checks else ()
-            firsts = first_of_each_story(self.db[ARTICLES], search.conditions, search.apply, text)
+            fields = ["url", "story_id", "duplicate_of", "first_seen_at", "authors"]
+            if search.text is not None:
+                fields += ["title", "body"]
+            firsts = first_of_each_story(self._matching(search, dict.fromkeys(fields, 1)))
             search.checks.append(lambda doc: doc.get("url") in firsts)
         return search
+
+    def _matching(self, search: SearchFilter, projection: Mapping[str, Any]) -> Iterator[Record]:
+        """Every record matching ``search`` (``projection`` must keep what its checks read),
+        newest ``published_at`` first: from the word index when there is a text, else one
+        query."""
+        articles = self.db[ARTICLES]
+        projection = {"_id": 0, **projection}
+        if search.text is None:
+            cursor = articles.find(search.conditions, projection, batch_size=CURSOR_BATCH)
+            with cursor.sort("published_at", -1) as records:
+                yield from search.apply(records)
+            return
+        if not self.search_index_ready():
+            yield from search.apply(self._scan_for_words(search, projection))
+            return
+        published = search.conditions.get("published_at")
+        found = search_terms.candidates(
+            self.db, search.text, search.conditions.get("source"), published
+        )
+
+        def fetch(urls: list[str]) -> Iterable[Record]:
+            # url first: SecantusDB then looks the URLs up on their index; with another
+            # condition first it took that one's index (20x slower; a hint was slower too).
+            condition = {"url": {"$in": urls}, **search.conditions}
+            return articles.find(condition, _including(projection, "url"))
+
+        ordered = search_terms.fetch_in_order(fetch, (url for url, _ in found), FETCH_CHUNK)
+        yield from search.apply(ordered)
+
+    def _scan_for_words(self, search: SearchFilter, projection: Mapping[str, Any]) -> Any:
+        """Without the word index: the records containing the longest word as a substring
+        (a necessary condition the server can check), for the exact check in Python."""
+        assert search.text is not None
+        longest = max(search.text.keys, key=len)
+        pattern = LiteralMatch.of(longest)
+        conditions = dict(search.conditions)
+        if pattern is not None:
+            condition = pattern.server_condition()
+            conditions["$or"] = [{"title": condition}, {"body": condition}]
+        fields = _including(projection, "title", "body")
+        cursor = self.db[ARTICLES].find(conditions, fields, batch_size=CURSOR_BATCH)
+        return cursor.sort("published_at", -1)
 
     def search(
         self,
@@ -198,14 +227,13 @@ class Archive:
     ) -> Iterator[Record]:
         """Yield matching records (without ``_id``), newest ``published_at`` first.
 
-        ``text`` matches title or body as a literal substring, case- and accent-insensitive
-        ("kafe" finds "Kafé"); whitespace in it matches any whitespace. Where the server has a
-        text index, it also narrows the scan, so a record must additionally contain at least
-        one of the query's words as a *whole word* (MongoDB's tokenizer); without one
-        (SecantusDB) any substring matches ("kafe" also finds "kafetaria"). ``tag`` and
-        ``source`` match exactly; ``author`` is a case- and accent-insensitive substring of
-        any author; ``since``/``until`` bound ``published_at`` (dates are whole UTC days);
-        ``unique`` keeps one record per story: of the records that match, the first archived.
+        ``text`` is words and quoted phrases, matched as whole words in the title or the body,
+        ignoring case and accents ("kafe" finds "Kafé", not "kafetaria"); see
+        :mod:`crawler.archive.search_terms` for the exact rules. A text without any letter or
+        digit is refused. ``tag`` and ``source`` match exactly; ``author`` is a case- and
+        accent-insensitive substring of any author; ``since``/``until`` bound ``published_at``
+        (dates are whole UTC days); ``unique`` keeps one record per story: of the records
+        that match, the first archived.
 
         ``text``, ``author``, ``tag`` and ``source`` are at most :data:`MAX_TEXT_LENGTH`
         characters, ``limit`` is 0 to :data:`MAX_LIMIT`. A bad argument raises
@@ -218,22 +246,17 @@ class Archive:
     def _stream(self, search: SearchFilter, limit: int | None) -> Iterator[Record]:
         if limit == 0:
             return
-        cursor = self.db[ARTICLES].find(search.conditions, READ_PROJECTION, batch_size=CURSOR_BATCH)
-        cursor = cursor.sort("published_at", -1)
-        if limit is not None and not search.checks:
-            # With checks left for Python the server cannot tell which records count.
-            cursor = cursor.limit(limit)
-        with cursor:
-            yield from islice(search.apply(cursor), limit)
+        records = self._matching(search, READ_PROJECTION)
+        # The generator closes its cursor when the caller stops early.
+        yield from islice(records, limit)
 
     def count(self, **filters: Any) -> int:
         """Number of records :meth:`search` would yield without a limit."""
         search = self._filter(**filters)
-        if not search.checks:
+        if not search.checks and search.text is None:
             return self.db[ARTICLES].count_documents(search.conditions)
-        fields = {"_id": 0, "url": 1, "title": 1, "body": 1, "authors": 1}
-        with self.db[ARTICLES].find(search.conditions, fields, batch_size=CURSOR_BATCH) as cursor:
-            return sum(1 for _ in search.apply(cursor))
+        fields = {"url": 1, "title": 1, "body": 1, "authors": 1}
+        return sum(1 for _ in self._matching(search, fields))
 
     def to_dataframe(self, **filters: Any) -> pandas.DataFrame:
         """:meth:`search` as a pandas DataFrame, one row per record, datetimes UTC.
@@ -277,22 +300,19 @@ class Archive:
         since: str | date | datetime | None = None,
         until: str | date | datetime | None = None,
         source: str | None = None,
+        groups: Iterable[str] = STATS_GROUPS,
+        *,
+        scan: bool = False,
     ) -> Tally:
-        """Every count :meth:`stats` and the report need, in one pass over a projection.
+        """Every count :meth:`stats` and the report need, for the records published in the
+        window (of ``source``).
 
-        One streamed scan instead of one aggregation per figure: on SecantusDB a ``$group``
-        evaluating a ``$cond`` per field costs ~70 µs per record and field (8 s for 5k records),
-        while this scan, with ``body`` cut to its first character on the server, reads 100k
-        records in ~10 s. Memory holds only counters.
+        From the counters the archive keeps as it writes (a few hundred small documents, see
+        :mod:`crawler.archive.counts_read`) when they are valid for this archive, else (or
+        with ``scan``) from one streamed scan of the matching records. ``groups`` says which
+        groups are needed: ``tag`` (thousands of keys) is read from the counters only if named.
         """
-        projection: Record = {name: 1 for name in RECORD_FIELDS if name != "body"}
-        projection.update(_id=0, body={"$substrCP": [{"$ifNull": ["$body", ""]}, 0, 1]})
-        match = self.query(since=since, until=until, source=source)
-        result = Tally()
-        with self.db[ARTICLES].find(match, projection, batch_size=CURSOR_BATCH) as cursor:
-            for doc in cursor:
-                result.add(doc)
-        return result
+        return counts_read.tally(self.db, since, until, source, groups, scan=scan)
 
     def stats(
         self,
@@ -306,14 +326,20 @@ class Archive:
         ``by`` is one of ``day`` (UTC day of ``published_at``), ``source``, ``category``, ``tag``
         or ``author`` (a record counts once per tag/author it has). ``coverage`` maps every
         Article field to the share of records where it is non-empty (not null, "" or []).
-        Groups: days in date order, the others largest first.
+        Groups: days in date order, the others largest first. ``multi_desk_stories``: the
+        stories carried by more than one source that were first published in the window (with
+        ``source``: those it carries), see :mod:`crawler.archive.story_counts`.
         """
         if by not in STATS_GROUPS:
             raise ArchiveQueryError(f"by must be one of {', '.join(STATS_GROUPS)}")
-        counts = self.tally(since, until, source)
-        multi = sum(len(desks) > 1 for desks in counts.story_sources.values())
+        counts = self.tally(since, until, source, groups=(by,))
         return ArchiveStats(
-            counts.total, counts.duplicates, by, counts.ordered(by), counts.coverage(), multi
+            counts.total,
+            counts.duplicates,
+            by,
+            counts.ordered(by),
+            counts.coverage(),
+            counts.multi_desk,
         )
 
     # --- Export ------------------------------------------------------------------------------
@@ -330,3 +356,10 @@ class Archive:
         Memory stays flat whatever the archive size (see :mod:`crawler.archive.export` for formats).
         """
         return write_records(self.search(**filters), Path(out), format, progress)
+
+
+def _including(projection: Mapping[str, Any], *names: str) -> dict[str, Any]:
+    """``projection`` that also returns ``names`` (an exclusion projection already does)."""
+    if any(value for key, value in projection.items() if key != "_id"):
+        return {**projection, **dict.fromkeys(names, 1)}
+    return {key: value for key, value in projection.items() if key not in names}

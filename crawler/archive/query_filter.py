@@ -8,7 +8,8 @@ argument is one clear error, never an ``OverflowError`` from BSON or an ``Operat
 from the server.
 
 User input only ever becomes a *value* in a query document, never a key, and text reaches
-``$regex`` only through :mod:`crawler.archive.text_match`.
+``$regex`` only through :mod:`crawler.archive.text_match`; search text reaches the server only
+as words (:mod:`crawler.archive.search_terms`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from crawler.archive.search_terms import TextQuery
 from crawler.archive.text_match import LiteralMatch
 from crawler.extract.normalize import canonical_url
 
@@ -113,30 +115,28 @@ def parse_when(value: str | date | datetime, *, end: bool = False) -> tuple[date
 
 @dataclass
 class SearchFilter:
-    """The server's filter, and the checks left for Python on what it returns.
+    """The server's filter, the search text, and the checks left for Python.
 
-    ``checks`` is empty unless a text was too long for one server regex: then the server gets
-    a necessary condition (a prefix of the text) and every check must pass too.
+    ``conditions`` never holds the text: :class:`~crawler.archive.query.Archive` answers it
+    from the word index (:mod:`crawler.archive.search_terms`) and checks ``text`` on every
+    record. ``checks`` holds what one server regex could not say (a long ``author``).
     """
 
     conditions: Record
     checks: list[Callable[[Mapping[str, Any]], bool]] = field(default_factory=list)
+    text: TextQuery | None = None
     #: One record per story: the caller adds the check (it needs the database).
     unique: bool = False
 
     def apply(self, records: Iterable[Mapping[str, Any]]) -> Iterator[Any]:
-        """``records`` that pass every check."""
-        if not self.checks:
+        """``records`` that pass the text and every check."""
+        text = self.text
+        if not self.checks and text is None:
             yield from records
             return
         for doc in records:
-            if all(check(doc) for check in self.checks):
+            if (text is None or text.matches(doc)) and all(check(doc) for check in self.checks):
                 yield doc
-
-
-def _check(match: LiteralMatch, *names: str) -> Callable[[Mapping[str, Any]], bool]:
-    """Whether any of the fields ``names`` of a record contains the whole text."""
-    return lambda doc: any(match.matches(doc.get(name)) for name in names)
 
 
 def build_filter(
@@ -147,24 +147,17 @@ def build_filter(
     tag: str | None = None,
     author: str | None = None,
     unique: bool = False,
-    text_index: Callable[[], bool] = lambda: False,
 ) -> SearchFilter:
     """The filter for :meth:`crawler.archive.query.Archive.search`'s arguments (semantics there).
 
-    ``text_index`` says whether the server has the title/body text index; it is asked only
-    when the text has words, so detection runs only when it can matter.
+    A blank ``text`` is no condition; one with no word in it (``".*"``, ``"!!"``) is refused.
     """
     result = SearchFilter({})
     conditions = result.conditions
-    if text is not None and (match := LiteralMatch.of(check_text(text))) is not None:
-        pattern = match.server_condition()
-        conditions["$or"] = [{"title": pattern}, {"body": pattern}]
-        if not match.exact:
-            result.checks.append(_check(match, "title", "body"))
-        terms = re.findall(r"\w+", text)
-        if terms and text_index():
-            # Only word characters reach $search: no "-negation" or "phrase" syntax.
-            conditions["$text"] = {"$search": " ".join(terms)}
+    if text is not None and check_text(text).strip():
+        result.text = TextQuery.parse(text)
+        if result.text is None:
+            raise ArchiveQueryError(f"no word to search for in {text!r} (letters or digits)")
     if source is not None:
         conditions["source"] = check_text(source, "source")
     if tag is not None:
@@ -174,7 +167,7 @@ def build_filter(
         # An empty author text still means "has an author" (every name contains ""), as before.
         conditions["authors"] = by.server_condition() if by else {"$regex": "", "$options": "i"}
         if by is not None and not by.exact:
-            result.checks.append(_check(by, "authors"))
+            result.checks.append(lambda doc: by.matches(doc.get("authors")))
     published: Record = {}
     if since is not None:
         bound, inclusive = parse_when(since)

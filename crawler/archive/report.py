@@ -2,7 +2,8 @@
 
 The charts are inline SVG drawn here in Python, the styles inline CSS: the page has no script,
 font, image or stylesheet from anywhere, so it opens offline, can be mailed as one file, and a
-newsroom proxy can't break it. Figures come from aggregation pipelines on the server.
+newsroom proxy can't break it. Figures come from the counters the archive keeps as it writes
+(:mod:`crawler.archive.counts_read`), else from one scan.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ class ReportData:
     #: out of the per-day figures: a year 999 from an old parser bug must not stretch the
     #: chart over a millennium, nor crash it.
     days_left_out: int = 0
-    #: Stories carried by more than one desk: how many, and per source how many it carries.
+    #: Stories carried by more than one desk, first published since ``since`` (see
+    #: :mod:`crawler.archive.story_counts`): how many, and per source how many it carries.
     multi_desk_stories: int = 0
     multi_desk_by_source: list[tuple[str, int]] = field(default_factory=list)
 
@@ -59,8 +61,9 @@ def chart_day(day: str | None, now: datetime | None = None) -> date | None:
 
 
 def collect(archive: Archive, since: str | None = None, top_tags: int = 20) -> ReportData:
-    """Gather the figures in one pass over the archive (see :meth:`Archive.tally`)."""
-    counts = archive.tally(since=since)
+    """Gather the figures: from the archive's counters, else one pass over the archive (see
+    :meth:`Archive.tally`)."""
+    counts = archive.tally(since=since, groups=("tag",))
     daily = sorted(counts.daily_by_source.items(), key=lambda item: (item[0][0], str(item[0][1])))
     per_day = [
         {"day": day, "source": source, "count": count}
@@ -74,13 +77,11 @@ def collect(archive: Archive, since: str | None = None, top_tags: int = 20) -> R
         (str(source or "(none)"), count, counts.duplicates_by_source[source])
         for source, count in counts.ordered("source")
     ]
-    shared = [desks for desks in counts.story_sources.values() if len(desks) > 1]
     carried: defaultdict[str, int] = defaultdict(int)
-    for desks in shared:
-        for source in desks:
-            carried[str(source or "(none)")] += 1
+    for source, count in counts.multi_desk_by_source.items():
+        carried[str(source or "(none)")] += count
     return ReportData(
-        multi_desk_stories=len(shared),
+        multi_desk_stories=counts.multi_desk,
         multi_desk_by_source=sorted(carried.items(), key=lambda item: (-item[1], item[0])),
         generated_at=datetime.now(UTC),
         total=counts.total,

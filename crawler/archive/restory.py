@@ -13,7 +13,8 @@ Idempotent: a record is written only if it needs it, a ``story_id`` only where t
 a second run, or a run after an interrupted one, does only what is left. Safe beside a crawl:
 the records a crawl writes meanwhile arrive with their story already, and one that founded a
 story of its own minutes ago because its older twin had no signature yet moves into the older
-story when restory reaches the twin (the write path's race rule).
+story when restory reaches the twin (the write path's race rule). The multi-desk story counts
+(:mod:`crawler.archive.story_counts`) follow every story it changes, after each batch.
 
 Pure pymongo, no Scrapy: ``python -m crawler restory`` (:mod:`crawler.cli.restory`) calls it.
 """
@@ -30,7 +31,7 @@ from typing import Any
 from pymongo import ASCENDING, UpdateOne
 from pymongo.database import Database
 
-from crawler.archive import stories
+from crawler.archive import counters, stories
 from crawler.archive.store import ARTICLES
 
 logger = logging.getLogger(__name__)
@@ -113,13 +114,14 @@ def _restory_batch(db: Database[Doc], batch: list[Doc], result: RestoryResult) -
     if signs:
         result.signed += articles.bulk_write(signs, ordered=False).modified_count
     unstoried = [doc for doc in batch if not doc.get("story_id")]
+    touched: set[str] = set()  # stories whose records change: their counts follow
     # Linked one at a time, oldest first, so each sees the ones before it settled.
     short = []
     for doc in unstoried:
         if doc.get("story_bands"):
             # Now is the clock: a story a running crawl founded minutes ago is young and joins
             # the older story of a record restored here; an older one is settled.
-            stories.link(articles, [doc], datetime.now(UTC))
+            stories.link(articles, [doc], datetime.now(UTC), touched)
         else:
             short.append(doc)
     for doc in short:  # no signature: the story of its exact copy, as the write path does
@@ -127,6 +129,8 @@ def _restory_batch(db: Database[Doc], batch: list[Doc], result: RestoryResult) -
         original = articles.find_one({"url": copy_of}, _STORY) if copy_of else None
         story = stories.first_story(doc, None, original or ({"url": copy_of} if copy_of else None))
         articles.update_one({"url": doc["url"], "story_id": None}, {"$set": {"story_id": story}})
+        touched.add(story)
+    counters.refresh_stories(articles, touched)
     urls = [doc["url"] for doc in unstoried]
     if urls:
         linked = articles.find(

@@ -11,11 +11,17 @@ CLI run during a crawl, a second crawl, a notebook) finds that record, checks th
 find-or-start atomic across processes.
 
 The server lives while anyone uses it, whoever started it: every handle holds a lease
-(:mod:`crawler.archive.server_lease`), and the server stops when the last lease is released
-(or, with
-``EMBEDDED_SERVER_LINGER_SECONDS`` set, that many seconds later), or when its last users died
-without releasing. A client whose server was killed calls :func:`find_or_start_server` again (or
-:meth:`EmbeddedServer.refresh`) and gets a new one.
+(:mod:`crawler.archive.server_lease`). When the last lease is gone (released, or its holder
+died), the server stays up *linger* seconds more, so that the next CLI call or notebook
+reuses it instead of paying some seconds to start a server and stop it again; then it stops.
+Each handle has its linger (``EMBEDDED_SERVER_LINGER_SECONDS``: the environment variable for
+the CLI and notebooks, the setting of that name for crawls, default 600 s in
+:mod:`crawler.settings`; 0 stops the server as soon as its last client leaves), and the
+longest wait asked for wins: a crawl with a linger of 0 does not stop a server a CLI call
+asked to keep. :func:`stop_if_unused` (``python -m crawler serve --stop``) stops a lingering
+server at once; ``python -m crawler serve`` holds one up for as long as it runs. A client whose
+server was killed calls :func:`find_or_start_server` again (or :meth:`EmbeddedServer.refresh`)
+and gets a new one.
 """
 
 from __future__ import annotations
@@ -32,37 +38,47 @@ from pathlib import Path
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
+from crawler import settings
 from crawler.archive.server_lease import (
     LEASE_DIR,
+    LINGER_ENV,
     LOCK_FILE,
     STATE_FILE,
     STOP_TIMEOUT_SECONDS,
     Lease,
+    StopResult,
     clear_state,
+    extend_linger,
     is_secantus,
     is_supervisor,
-    linger_seconds,
-    live_leases,
+    lease_holders,
+    linger_until,
     locked,
+    parse_linger,
     pid_alive,
     read_state,
     spawn_supervisor,
     spawn_watcher,
+    stop_if_unused,
     stop_server,
     write_state,
 )
 
 __all__ = [
     "LEASE_DIR",
+    "LINGER_ENV",
     "LOCK_FILE",
     "STATE_FILE",
     "STOP_TIMEOUT_SECONDS",
     "EmbeddedServer",
     "EmbeddedServerError",
+    "StopResult",
+    "default_linger",
     "find_or_start_server",
     "ping",
     "resolve_mongo_uri",
     "server_uri",
+    "stop_if_unused",
 ]
 
 logger = logging.getLogger(__name__)
@@ -84,7 +100,9 @@ class EmbeddedServerError(RuntimeError):
 class EmbeddedServer:
     """A handle on the SecantusDB server for ``data_dir``, holding a lease on it until
     :meth:`release`. ``owner`` is true in the handle whose call started the server (for
-    information only: the server stops when its last lease goes, whoever started it)."""
+    information only: the server stops when its last lease goes, whoever started it).
+    ``linger``: seconds the server is to stay up after this handle is released, if nobody
+    else uses it by then."""
 
     uri: str
     port: int
@@ -92,6 +110,7 @@ class EmbeddedServer:
     data_dir: Path
     owner: bool
     lease: Lease | None = field(default=None, repr=False)
+    linger: float = 0.0
 
     def alive(self) -> bool:
         """True while the server process runs (a slow server is still alive)."""
@@ -107,11 +126,12 @@ class EmbeddedServer:
         self.uri, self.port, self.pid = current.uri, current.port, current.pid
 
     def release(self) -> None:
-        """Drop this handle's lease; stop the server if nobody else holds one (and it was not
-        asked to linger). Idempotent.
+        """Drop this handle's lease and ask the server to stay up :attr:`linger` seconds more;
+        stop it now if nobody else holds a lease and no client's linger is left. Idempotent.
 
-        Under the lock, so a process looking for the server never picks up one that is
-        shutting down, and no lease is taken while the others are counted.
+        The linger is recorded even while others hold leases, so that it still counts when
+        they leave before it is over. Under the lock, so a process looking for the server never
+        picks up one that is shutting down, and no lease is taken while the others are counted.
         """
         if self.lease is None:
             return
@@ -121,20 +141,39 @@ class EmbeddedServer:
             state = read_state(self.data_dir)
             if state is None:
                 return  # stopped already (killed, or by a supervisor)
-            pid, linger = state.get("pid"), state.get("linger_seconds", 0)
-            if not isinstance(pid, int) or live_leases(self.data_dir):
+            pid = state.get("pid")
+            if not isinstance(pid, int):
                 return
+            extend_linger(self.data_dir, self.linger)
+            if lease_holders(self.data_dir):
+                return
+            state = read_state(self.data_dir) or state  # as extended, by us or a dead lease
+            left = linger_until(state) - time.monotonic()
             supervisor = state.get("supervisor_pid")
-            if (
-                isinstance(linger, (int, float))
-                and linger > 0
-                and isinstance(supervisor, int)
-                and is_supervisor(supervisor)
-            ):
-                return  # its supervisor stops it after the idle period
+            if left > 0 and isinstance(supervisor, int) and is_supervisor(supervisor):
+                logger.info(
+                    "The embedded SecantusDB server (pid %s) stays up %.0f s more for the next "
+                    "client (python -m crawler serve --stop stops it now)",
+                    pid,
+                    left,
+                )
+                return  # its supervisor stops it when the linger is over
             stop_server(pid)
             clear_state(self.data_dir, pid)
         logger.info("Stopped the embedded SecantusDB server (pid %s): no other clients", pid)
+
+
+def default_linger() -> float:
+    """This process's linger: env ``EMBEDDED_SERVER_LINGER_SECONDS`` as it is now, else
+    :data:`crawler.settings.EMBEDDED_SERVER_LINGER_SECONDS`. Raises
+    :class:`EmbeddedServerError` for a value that is not a number of seconds, 0 or more."""
+    raw = os.environ.get(LINGER_ENV) or settings.EMBEDDED_SERVER_LINGER_SECONDS
+    try:
+        return parse_linger(raw)
+    except (TypeError, ValueError):
+        raise EmbeddedServerError(
+            f"{LINGER_ENV} must be a number of seconds, 0 or more, got {raw!r}"
+        ) from None
 
 
 def server_uri(port: int, host: str = HOST) -> str:
@@ -147,15 +186,16 @@ def server_uri(port: int, host: str = HOST) -> str:
 
 
 def resolve_mongo_uri(
-    mongo_uri: str | None, data_dir: str | os.PathLike[str]
+    mongo_uri: str | None, data_dir: str | os.PathLike[str], *, linger: float | None = None
 ) -> tuple[str, EmbeddedServer | None]:
     """Return the URI to use and, when it is the embedded server, its handle (call ``release``).
 
-    ``mongo_uri`` (the MONGO_URI setting or environment variable) wins when set.
+    ``mongo_uri`` (the MONGO_URI setting or environment variable) wins when set. ``linger``:
+    as for :func:`find_or_start_server`.
     """
     if mongo_uri:
         return mongo_uri, None
-    server = find_or_start_server(data_dir)
+    server = find_or_start_server(data_dir, linger=linger)
     return server.uri, server
 
 
@@ -165,19 +205,27 @@ def find_or_start_server(
     *,
     host: str = HOST,
     port: int | None = None,
+    linger: float | None = None,
 ) -> EmbeddedServer:
     """Reuse the server running for ``data_dir``, or start one (on ``host``:``port``, default a
-    free port on localhost). The handle holds a lease: call :meth:`EmbeddedServer.release`."""
+    free port on localhost). The handle holds a lease: call :meth:`EmbeddedServer.release`.
+
+    ``linger``: seconds the server is to stay up after this handle's release (or this
+    process's death) if nobody else uses it; None: :func:`default_linger`. Benches and tests
+    on a throw-away ``data_dir`` pass 0.
+    """
+    linger = default_linger() if linger is None else parse_linger(linger)
     root = Path(data_dir).resolve()
     root.mkdir(parents=True, exist_ok=True)
     with locked(root):
         server = _find_running(root)
         if server is None:
-            server = _start(root, start_timeout, host=host, port=port)
+            server = _start(root, start_timeout, host=host, port=port, fallback_linger=linger)
             action = "Started"
         else:
             action = "Reusing"
-        server.lease = Lease.take(root)
+        server.lease = Lease.take(root, linger)
+        server.linger = linger
     logger.info(
         "%s the embedded SecantusDB server (pid %s); archive data in %s; connect with: "
         'mongosh "%s"',
@@ -227,7 +275,7 @@ def _find_running(root: Path) -> EmbeddedServer | None:
         # Its supervisor was killed (or an older version started it): without one, a server
         # whose last client dies without releasing would run forever.
         linger = state.get("linger_seconds")
-        linger = float(linger) if isinstance(linger, (int, float)) else linger_seconds()
+        linger = float(linger) if isinstance(linger, (int, float)) else default_linger()
         try:
             watcher = spawn_watcher(root, pid, root / LOG_FILE, linger)
         except OSError as exc:
@@ -245,15 +293,22 @@ def _free_port() -> int:
 
 
 def _start(
-    root: Path, timeout: float, attempts: int = 3, *, host: str = HOST, port: int | None = None
+    root: Path,
+    timeout: float,
+    attempts: int = 3,
+    *,
+    host: str = HOST,
+    port: int | None = None,
+    fallback_linger: float = 0.0,
 ) -> EmbeddedServer:
     """Start a server under its supervisor; call under the lock. Without a fixed ``port``,
-    retry on a new one if it dies early (another process took the port)."""
+    retry on a new one if it dies early (another process took the port). ``fallback_linger``
+    is for the supervisor, for a dead client's lease that recorded none."""
     config = root / CONFIG_FILE
     if not config.exists():
         # An explicit (empty) config stops the server auto-discovering ./secantusd.toml.
         config.write_text("# Settings for the embedded archive server; flags override.\n")
-    linger = linger_seconds()
+    linger = fallback_linger
     for attempt in range(1, attempts + 1):
         listen_port = port or _free_port()
         uri = server_uri(listen_port, host)

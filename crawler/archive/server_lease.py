@@ -5,14 +5,21 @@ Every process using the embedded server of a ``DATA_DIR`` holds a *lease*: a fil
 handle is open. The kernel drops the lock when the process dies, even on SIGKILL, so a lease
 never outlives its holder: a lease file whose lock can be taken is dead, and is removed.
 
+Lingering: a client leaving asks the server to stay up its *linger* seconds more, for the next
+CLI call or notebook. Its lease file holds that linger; a release pushes the state file's
+``linger_until`` to at least now + linger (never back: a client with no linger, a crawl say,
+does not cut short another's), as the supervisor does for a lease whose holder died.
+``linger_until`` is ``time.monotonic()``: one clock for all processes, unmoved by the wall clock.
+
 The server is started by a small detached supervisor (this file run as a script; it is the
 server's parent, so it reaps it). The supervisor stops the server (SIGTERM: WiredTiger closes
-cleanly) once no lease has been held for ``linger_seconds``, and clears the state file when the
-server dies; SIGTERM to the supervisor stops the server too. A client releasing the last lease
-of a server with no linger stops it at once itself, so a CLI call leaves nothing behind; the
-supervisor covers holders that die without releasing. All of this happens under
-``DATA_DIR/secantusd.lock``, the lock under which clients find or start the server, so nobody
-picks up a server that is shutting down and no lease is taken while leases are counted.
+cleanly) once no lease is held and ``linger_until`` has passed, and clears the state file when
+the server dies; SIGTERM to the supervisor stops the server too. A client releasing the last
+lease once the linger has passed (a linger of 0) stops the server at once itself, so such a CLI
+call leaves nothing behind; the supervisor covers lingering and holders that die without
+releasing. All of this happens under ``DATA_DIR/secantusd.lock``, the lock under which clients
+find or start the server, so nobody picks up a server that is shutting down and no lease is
+taken while leases are counted.
 
 Standard library only (it is run by path, not imported as part of the package): the supervisor
 starts in tens of milliseconds and stays small while it waits.
@@ -24,6 +31,7 @@ import argparse
 import contextlib
 import fcntl
 import json
+import math
 import os
 import secrets
 import signal
@@ -31,6 +39,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,8 +49,11 @@ LEASE_DIR = "secantusd.leases"
 STOP_TIMEOUT_SECONDS = 15.0
 #: How often the supervisor looks at the leases (it wakes at once when the server exits).
 POLL_SECONDS = 0.5
-#: Environment variable: seconds the server stays up after its last client (default 0).
+#: Environment variable: seconds the server stays up after its last client (the default is
+#: ``crawler.settings.EMBEDDED_SERVER_LINGER_SECONDS``; read by :mod:`crawler.archive.server`).
 LINGER_ENV = "EMBEDDED_SERVER_LINGER_SECONDS"
+#: State file key: the ``time.monotonic()`` until which an unused server is kept up.
+LINGER_UNTIL = "linger_until"
 _WAKE_SIGNALS = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 
 
@@ -133,21 +145,40 @@ def stop_server(pid: int, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-def linger_seconds() -> float:
-    """``EMBEDDED_SERVER_LINGER_SECONDS`` from the environment; 0 (stop at once) if unset/bad."""
-    try:
-        return max(0.0, float(os.environ.get(LINGER_ENV) or 0))
-    except ValueError:
-        return 0.0
+def parse_linger(raw: str | float) -> float:
+    """A linger in seconds: a finite number, 0 or more. Raises ValueError for anything else
+    (an infinite one would keep a forgotten server up for ever; ``serve`` is for that)."""
+    seconds = float(raw)
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise ValueError(f"not a number of seconds, 0 or more: {raw!r}")
+    return seconds
+
+
+def extend_linger(root: Path, seconds: float) -> None:
+    """Keep the server of ``root`` up, unused, at least ``seconds`` from now; never shortens
+    the wait another client asked for. Call under :func:`locked`."""
+    state = read_state(root)
+    if state is None or seconds <= 0:
+        return
+    until = time.monotonic() + seconds
+    if until > linger_until(state):
+        write_state(root, {**state, LINGER_UNTIL: until})
+
+
+def linger_until(state: dict[str, object]) -> float:
+    """The ``time.monotonic()`` until which the server is to stay up unused (0: not at all)."""
+    until = state.get(LINGER_UNTIL)
+    return float(until) if isinstance(until, (int, float)) else 0.0
 
 
 class Lease:
     """One client's claim on the server of ``root``: held until :meth:`drop` or process death.
 
-    A raw file descriptor, not a file object: a handle that is never released keeps its lease
-    for the life of its process instead of losing it to the garbage collector. Not inherited
-    by child processes (descriptors are non-inheritable by default), so a crawl the runner
-    starts holds its own leases, not its parent's.
+    The file holds the client's linger (seconds, as text), applied by the supervisor if the
+    client dies without releasing. A raw file descriptor, not a file object: a handle never
+    released keeps its lease for the life of its process instead of losing it to the garbage
+    collector. Not inherited by child processes (descriptors are non-inheritable by default),
+    so a crawl the runner starts holds its own leases, not its parent's.
     """
 
     def __init__(self, path: Path, fd: int) -> None:
@@ -155,13 +186,17 @@ class Lease:
         self._fd: int | None = fd
 
     @classmethod
-    def take(cls, root: Path) -> Lease:
+    def take(cls, root: Path, linger: float = 0.0) -> Lease:
         """A new lease; call under :func:`locked` so a count never misses it."""
         directory = root / LEASE_DIR
         directory.mkdir(exist_ok=True)
         path = directory / f"{os.getpid()}-{secrets.token_hex(4)}"
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        # Written under the lock, read only by whoever finds the lock free: never half-read.
+        # Unwritten (a full disk), the supervisor's own linger applies if this holder dies.
+        with contextlib.suppress(OSError):
+            os.write(fd, repr(linger).encode("ascii"))
         return cls(path, fd)
 
     def drop(self) -> None:
@@ -174,14 +209,51 @@ class Lease:
         self._fd = None
 
 
-def live_leases(root: Path) -> int:
-    """How many leases are held; removes dead lease files. Call under :func:`locked`."""
+@dataclass(frozen=True)
+class StopResult:
+    """What :func:`stop_if_unused` found: the server's pid (None: none ran) and the pids of
+    the clients holding leases on it (then it was left running)."""
+
+    pid: int | None
+    holders: tuple[int, ...] = ()
+
+    @property
+    def stopped(self) -> bool:
+        return self.pid is not None and not self.holders
+
+
+def stop_if_unused(data_dir: str | os.PathLike[str]) -> StopResult:
+    """Stop the server of ``data_dir`` now if no client holds a lease on it: a lingering
+    server, say. A server in use is left running (its clients are named in the result)."""
+    root = Path(data_dir).resolve()
+    if not root.is_dir():
+        return StopResult(None)
+    with locked(root):
+        state = read_state(root)
+        pid = state.get("pid") if state is not None else None
+        if not isinstance(pid, int):
+            return StopResult(None)
+        if not (pid_alive(pid) and is_secantus(pid, root)):
+            clear_state(root, pid)
+            return StopResult(None)
+        holders = tuple(lease_holders(root))
+        if holders:
+            return StopResult(pid, holders)
+        stop_server(pid)
+        clear_state(root, pid)
+    return StopResult(pid)
+
+
+def lease_holders(root: Path, dead_linger: float = 0.0) -> list[int]:
+    """The pids holding leases (one entry a lease). Removes dead lease files, first keeping the
+    server up for the linger each recorded (``dead_linger`` if it recorded none), as its holder
+    would have asked on releasing. Call under :func:`locked`."""
     directory = root / LEASE_DIR
     try:
         paths = list(directory.iterdir())
     except OSError:
-        return 0
-    live = 0
+        return []
+    holders: list[int] = []
     for path in paths:
         try:
             fd = os.open(path, os.O_RDWR)
@@ -190,13 +262,22 @@ def live_leases(root: Path) -> int:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            live += 1
+            pid = path.name.split("-", 1)[0]
+            holders.append(int(pid) if pid.isdigit() else 0)
         else:  # nobody holds it: its holder died without dropping it
+            extend_linger(root, _recorded_linger(fd, dead_linger))
             with contextlib.suppress(OSError):
                 path.unlink()
         finally:
             os.close(fd)
-    return live
+    return holders
+
+
+def _recorded_linger(fd: int, default: float) -> float:
+    try:
+        return parse_linger(os.pread(fd, 64, 0).decode("ascii"))
+    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
+        return default  # a lease of an older version (empty), or cut short by a full disk
 
 
 def spawn_supervisor(
@@ -242,7 +323,8 @@ def _spawn(arguments: list[str], log_path: Path, command: bytes) -> tuple[int, i
 
 
 def _supervise(root: Path, pid: int, child: subprocess.Popen[bytes] | None, linger: float) -> None:
-    idle_since: float | None = None
+    """Stop server ``pid`` once no lease is held and the state's ``linger_until`` has passed
+    (``linger``: for a dead holder's lease that recorded no linger), or when signalled."""
     stop = False
     while True:
         woke = signal.sigtimedwait(_WAKE_SIGNALS, POLL_SECONDS)
@@ -250,17 +332,17 @@ def _supervise(root: Path, pid: int, child: subprocess.Popen[bytes] | None, ling
             stop = True
         with locked(root):
             # Looked at under the lock: a client may have stopped it while we waited for it.
+            state = read_state(root)
             if _exited(pid, child):
-                state = read_state(root)
                 if state is not None and state.get("pid") == pid:  # nobody stopped it: it died
                     clear_state(root, pid)
                     _log(f"SecantusDB pid {pid} exited on its own (killed or crashed)")
                 return
-            if live_leases(root):
-                idle_since = None
-            elif idle_since is None:
-                idle_since = time.monotonic()
-            if stop or (idle_since is not None and time.monotonic() - idle_since >= linger):
+            unused = not lease_holders(root, linger)
+            if unused:
+                state = read_state(root)  # a dead lease may have pushed linger_until
+            expired = state is None or time.monotonic() >= linger_until(state)
+            if stop or (unused and expired):
                 _log(f"stopping SecantusDB pid {pid}: {'asked to' if stop else 'no clients'}")
                 stop_server(pid)
                 clear_state(root, pid)
@@ -281,6 +363,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
     parser.add_argument("mode", choices=["supervise", "watch"])
     parser.add_argument("--root", type=Path, required=True)
+    # For a dead holder's lease that recorded no linger (one taken by an older version).
     parser.add_argument("--linger", type=float, default=0.0)
     parser.add_argument("--pid", type=int)
     args = parser.parse_args(argv)

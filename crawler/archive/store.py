@@ -7,29 +7,34 @@ Pure pymongo (no Scrapy), so the crawler's pipeline, CLIs and re-parsing jobs sh
 same story, by ``content_hash``, was archived first; ``None`` for the original), and
 ``story_id`` / ``minhash`` / ``story_bands`` (story linking, see :mod:`crawler.archive.stories`).
 ``article_versions`` keeps every replaced version (the whole previous document plus
-``archived_at``), so a silent edit on the site never loses what the page said before.
+``archived_at``), so a silent edit on the site never loses what the page said before. Each
+batch also maintains the word index (``article_terms``, :mod:`crawler.archive.search_terms`) and
+the counters behind stats and the report (``archive_counts``, :mod:`crawler.archive.counters`);
+what a record becomes before it is written is :mod:`crawler.archive.record_doc`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import bson
-from bson.errors import InvalidDocument
 from pymongo import ASCENDING, DESCENDING, InsertOne, MongoClient, UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 from pymongo.uri_parser import parse_uri
 
-from crawler.archive import stories
-from crawler.items import ARTICLE_FIELDS
+from crawler.archive import counters, search_terms, stories
+
+# Re-exported: the write path's callers import them from here.
+from crawler.archive.record_doc import MAX_RECORD_BYTES as MAX_RECORD_BYTES
+from crawler.archive.record_doc import RECORD_ERRORS as RECORD_ERRORS
+from crawler.archive.record_doc import article_doc, encode_problem
+from crawler.archive.record_doc import make_encodable as make_encodable
+from crawler.archive.record_doc import storage_problem as storage_problem
 
 logger = logging.getLogger(__name__)
 
@@ -38,15 +43,6 @@ ARTICLE_VERSIONS = "article_versions"
 DUPLICATE_KEY = 11000
 #: ``$in`` lists are sent in chunks of this size so one query stays well below 16 MB.
 IN_CHUNK = 1000
-#: The server's document limit (16 MiB), less room for the fields the archive adds
-#: (``first_seen_at``, ``version``, ...) and the update that carries them.
-MAX_RECORD_BYTES = 16 * 1024 * 1024 - 16 * 1024
-#: Errors raised by one record's content, never by the server (``InvalidDocument`` includes
-#: ``DocumentTooLarge``; ``OverflowError``: an int beyond 8 bytes). They cost that record only.
-RECORD_ERRORS: tuple[type[Exception], ...] = (InvalidDocument, UnicodeEncodeError, OverflowError)
-#: Lone UTF-16 surrogates (``"\ud83d"`` in JSON) cannot be encoded as UTF-8, hence not as BSON.
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
 Doc = dict[str, Any]
 
 
@@ -95,6 +91,9 @@ def ensure_indexes(db: Database[Doc]) -> None:
     articles.create_index("story_bands")  # multikey: candidates for story linking
     articles.create_index("story_id")
     db[ARTICLE_VERSIONS].create_index([("url", ASCENDING), ("version", ASCENDING)], unique=True)
+    search_terms.ensure_index(db)
+    search_terms.mark_new_archive(db, ARTICLES)
+    counters.ensure(articles)
 
 
 def find_in_chunks(
@@ -127,54 +126,12 @@ def utc_now() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-def make_encodable(record: Mapping[str, Any]) -> tuple[Doc, list[str]]:
-    """``record`` with every lone surrogate, in any string (list items and nested values too),
-    replaced by U+FFFD; and the names of the fields that changed. A valid surrogate pair
-    becomes its character."""
-    fixed: Doc = {}
-    changed: list[str] = []
-    for name, value in record.items():
-        fixed[name], was_changed = _encodable(value)
-        if was_changed:
-            changed.append(name)
-    return fixed, changed
-
-
-def _encodable(value: Any) -> tuple[Any, bool]:
-    if isinstance(value, str):
-        if not _SURROGATE.search(value):
-            return value, False
-        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace"), True
-    if isinstance(value, Mapping):
-        pairs = [(_encodable(key)[0], _encodable(item)) for key, item in value.items()]
-        return {key: item for key, (item, _) in pairs}, any(flag for _, (_, flag) in pairs)
-    if isinstance(value, (list, tuple)):
-        items = [_encodable(item) for item in value]
-        return type(value)(item for item, _ in items), any(flag for _, flag in items)
-    return value, False
-
-
-def storage_problem(record: Mapping[str, Any]) -> str | None:
-    """Why the archive would refuse ``record`` (no url, text BSON cannot encode, an int beyond
-    8 bytes, too large); None when it can be stored."""
-    doc = _article_doc(record)
-    if doc is None:
-        return "no url"
-    return _encode_problem(doc)
-
-
-def _encode_problem(doc: Doc) -> str | None:
-    try:
-        size = len(bson.encode(doc))
-    except RECORD_ERRORS as exc:
-        return f"{type(exc).__name__}: {exc}"
-    if size > MAX_RECORD_BYTES:
-        return f"DocumentTooLarge: {size} bytes (at most {MAX_RECORD_BYTES})"
-    return None
-
-
 def archive_batch(
-    db: Database[Doc], records: Sequence[Mapping[str, Any]], now: datetime | None = None
+    db: Database[Doc],
+    records: Sequence[Mapping[str, Any]],
+    now: datetime | None = None,
+    *,
+    keep_first_seen: bool = False,
 ) -> ArchiveResult:
     """Archive a batch of article records (dicts with the Article fields).
 
@@ -184,17 +141,23 @@ def archive_batch(
     record the server cannot take for its own content (no url, unencodable text, too large:
     see :func:`storage_problem`) or a per-record write error is logged with its reason and
     counted in ``errors``; it never costs the other records.
+
+    ``keep_first_seen`` (imports): a URL new to the archive is stored with the record's own
+    ``first_seen_at`` (an aware datetime, at most ``now``) instead of ``now``, so the records
+    first seen in the source archive stay the originals and story founders. Put the batch's
+    earlier-seen records first: within a batch, the first record of a content hash wins.
     """
     now = now or utc_now()
     result = ArchiveResult()
     by_url: dict[str, Doc] = {}
+    first_seen: dict[str, datetime] = {}
     for record in records:
-        doc = _article_doc(record)
+        doc = article_doc(record)
         if doc is None:
             logger.error("Not archiving a record without a url: %r", record.get("title"))
             result.errors += 1
             continue
-        problem = _encode_problem(doc)
+        problem = encode_problem(doc)
         if problem is not None:
             logger.error("Not archiving %r: %s", doc["url"], problem)
             result.errors += 1
@@ -202,39 +165,28 @@ def archive_batch(
         if doc["url"] in by_url:
             result.unchanged += 1
         by_url[doc["url"]] = doc
-    retry = _write(db, list(by_url.values()), now, result)
+        seen = record.get("first_seen_at") if keep_first_seen else None
+        if isinstance(seen, datetime) and seen.tzinfo is not None:
+            first_seen[doc["url"]] = min(seen, now)
+    retry = _write(db, list(by_url.values()), now, result, first_seen)
     if retry:
         logger.info("Retrying %s record(s) another writer changed meanwhile", len(retry))
-        again = _write(db, retry, now, result)
+        again = _write(db, retry, now, result, first_seen)
         if again:
             logger.error("Giving up on %s record(s) still racing another writer", len(again))
             result.errors += len(again)
     return result
 
 
-def _article_doc(record: Mapping[str, Any]) -> Doc | None:
-    """Only the known Article fields become keys; every value is a plain BSON value."""
-    doc = {name: _plain(record.get(name)) for name in ARTICLE_FIELDS}
-    if not isinstance(doc["url"], str) or not doc["url"]:
-        return None
-    if not isinstance(doc["content_hash"], str) or not doc["content_hash"]:
-        body = doc["body"] if isinstance(doc["body"], str) else ""
-        # surrogatepass: a body with a lone surrogate gets a hash, and is refused by the caller.
-        doc["content_hash"] = hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
-    return doc
-
-
-def _plain(value: Any) -> Any:
-    """Scalars and lists pass; anything else (a dict could smuggle ``$`` keys) becomes a str."""
-    if value is None or isinstance(value, (str, bool, int, float, datetime)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    return str(value)
-
-
-def _write(db: Database[Doc], docs: list[Doc], now: datetime, result: ArchiveResult) -> list[Doc]:
-    """Plan and send the writes for ``docs`` (distinct URLs); return the docs to retry."""
+def _write(
+    db: Database[Doc],
+    docs: list[Doc],
+    now: datetime,
+    result: ArchiveResult,
+    first_seen: Mapping[str, datetime] | None = None,
+) -> list[Doc]:
+    """Plan and send the writes for ``docs`` (distinct URLs); return the docs to retry.
+    ``first_seen``: URL -> ``first_seen_at`` to store instead of ``now`` if the URL is new."""
     if not docs:
         return []
     urls = [doc["url"] for doc in docs]
@@ -252,6 +204,8 @@ def _write(db: Database[Doc], docs: list[Doc], now: datetime, result: ArchiveRes
     kinds: list[tuple[str, bool]] = []  # per article op: result counter, stored as duplicate
     version_ops: list[InsertOne[Doc]] = []
     changed: list[int] = []  # indexes into docs (and article_ops)
+    new_records: list[Doc] = []  # to insert: their words are indexed first
+    changed_records: list[Doc] = []  # to replace a stored version: words of both indexed first
     for doc in docs:
         old = existing.get(doc["url"])
         if old is not None and old.get("content_hash") == doc["content_hash"]:
@@ -261,7 +215,7 @@ def _write(db: Database[Doc], docs: list[Doc], now: datetime, result: ArchiveRes
         original = originals[doc["content_hash"]]
         duplicate_of = None if original == doc["url"] else original
         copy_of = archived.get(original) or ({"url": original} if duplicate_of else None)
-        seen = (old or {}).get("first_seen_at") or now
+        seen = (old or {}).get("first_seen_at") or (first_seen or {}).get(doc["url"]) or now
         fields = {
             **doc,
             **stories.fingerprint(doc.get("body"), doc.get("published_at") or seen),
@@ -272,19 +226,25 @@ def _write(db: Database[Doc], docs: list[Doc], now: datetime, result: ArchiveRes
         if old is None or not old.get("story_id"):
             to_link.append((len(article_ops), {**fields, "first_seen_at": seen}))
         if old is None:
-            article_ops.append(InsertOne({**fields, "first_seen_at": now, "version": 1}))
+            new_records.append(fields)
+            article_ops.append(InsertOne({**fields, "first_seen_at": seen, "version": 1}))
             kinds.append(("inserted", duplicate_of is not None))
         else:
+            changed_records.append({**fields, "old_terms": search_terms.terms_of(old)})
             previous = {k: v for k, v in old.items() if k != "_id"}
             version_ops.append(InsertOne({**previous, "archived_at": now}))
-            # Only if nobody changed it since we read it; a lost race is re-planned below.
+            # Only if nobody changed it (its content, or its story: a move) since we read it;
+            # a lost race is re-planned below.
             guard = {"url": doc["url"], "content_hash": old.get("content_hash")}
+            guard["story_id"] = old.get("story_id")
             version = int(old.get("version") or 1) + 1
             article_ops.append(UpdateOne(guard, {"$set": {**fields, "version": version}}))
             kinds.append(("updated", duplicate_of is not None))
             changed.append(len(article_ops) - 1)
 
-    # Old versions first: if we die between the two writes, nothing is lost.
+    # Words before articles, old versions before new ones: dying between writes loses nothing.
+    search_terms.index_records(db, new_records, changed_records)
+    counting = counters.begin(db[ARTICLES], docs, existing, kinds)  # before: see counters
     _bulk(db, ARTICLE_VERSIONS, version_ops)
     matched, duplicate_keys, failed = _bulk(db, ARTICLES, article_ops)
     for index, (kind, duplicate) in enumerate(kinds):
@@ -294,7 +254,8 @@ def _write(db: Database[Doc], docs: list[Doc], now: datetime, result: ArchiveRes
         result.duplicates += duplicate
     result.errors += len(failed)
     lost = duplicate_keys | failed
-    stories.link(db[ARTICLES], [doc for index, doc in to_link if index not in lost], now)
+    linked = [doc for index, doc in to_link if index not in lost]
+    stories.link(db[ARTICLES], linked, now, counting.touched)
     # A racing insert of the same URL: retry as an update of what the other writer stored.
     retry = [docs[index] for index in duplicate_keys]
     expected_matches = sum(kind != "inserted" for kind, _ in kinds)
@@ -303,6 +264,7 @@ def _write(db: Database[Doc], docs: list[Doc], now: datetime, result: ArchiveRes
             result.updated -= 1
             result.duplicates -= kinds[index][1]
             retry.append(docs[index])
+    counting.commit(lost, retry)
     return retry
 
 

@@ -31,7 +31,7 @@ Caveat: a record whose body is too short for a signature (under ~14 words) is li
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -159,7 +159,12 @@ def _within_race(founded: datetime | None, now: datetime) -> bool:
     return founded is not None and now - RACE_WINDOW <= founded <= now + RACE_WINDOW
 
 
-def link(collection: Collection[Doc], written: list[Doc], now: datetime) -> int:
+def link(
+    collection: Collection[Doc],
+    written: list[Doc],
+    now: datetime,
+    touched: set[str] | None = None,
+) -> int:
     """Link each of ``written`` (records whose ``story_id`` this batch just set: new ones, and
     old ones that had none) to the story it belongs to.
 
@@ -170,9 +175,15 @@ def link(collection: Collection[Doc], written: list[Doc], now: datetime) -> int:
     young stories move there whole (with records that joined them), and the record itself joins
     it. One indexed query per record; a record's updates are applied before the next record's
     query, so the records of one batch see each other settled. A record with no ``story_id``
-    yet (restory) gets one. Returns how many records were updated."""
+    yet (restory) gets one. Returns how many records were updated.
+
+    ``touched`` collects the stories whose records changed: the one a record was written into
+    when it is not the record's own, and every story of a merge (for
+    :mod:`crawler.archive.story_counts`)."""
     changed = 0
     for doc in written:
+        if touched is not None and doc.get("story_id") not in (None, doc["url"]):
+            touched.add(str(doc["story_id"]))
         keys = lookup_keys(doc)
         if not keys:
             continue
@@ -198,29 +209,23 @@ def link(collection: Collection[Doc], written: list[Doc], now: datetime) -> int:
             ops.append(UpdateOne({"url": me["url"]}, {"$set": {"story_bands": []}}))
         if ops:
             changed += collection.bulk_write(ops, ordered=False).modified_count
+            if touched is not None:
+                touched.update(stories | {target})
     return changed
 
 
-def first_of_each_story(
-    collection: Collection[Doc],
-    conditions: Mapping[str, Any],
-    keep: Callable[[Iterable[Doc]], Iterable[Doc]],
-    fields: Iterable[str] = (),
-) -> set[str]:
+def first_of_each_story(records: Iterable[Mapping[str, Any]]) -> set[str]:
     """The URLs of the first archived record (``first_seen_at``, then URL) of each story among
-    the records matching ``conditions`` and passing ``keep`` (which reads ``fields``): one record
-    per story, also when a filter leaves a story's first article out (a desk's copy then stands
-    for it)."""
-    projection = {"_id": 0, "url": 1, "story_id": 1, "duplicate_of": 1, "first_seen_at": 1}
-    projection |= {name: 1 for name in fields}
+    ``records`` (each with ``url``, ``story_id``, ``duplicate_of``, ``first_seen_at``): one
+    record per story, also when a filter left a story's first article out (a desk's copy then
+    stands for it)."""
     first: dict[str, tuple[datetime, str]] = {}
-    lowest = datetime.min
-    with collection.find(conditions, projection, batch_size=1000) as cursor:
-        for doc in keep(cursor):
-            key = (doc.get("first_seen_at") or lowest, str(doc["url"]))
-            story = story_of(doc)
-            if story not in first or key < first[story]:
-                first[story] = key
+    lowest = datetime.min.replace(tzinfo=UTC)
+    for doc in records:
+        key = (doc.get("first_seen_at") or lowest, str(doc["url"]))
+        story = story_of(doc)
+        if story not in first or key < first[story]:
+            first[story] = key
     return {url for _, url in first.values()}
 
 

@@ -3,17 +3,17 @@
 Adding a command from another module: define it with ``@click.command(cls=ArchiveCommand)``
 there (errors become one line and an exit code, see :mod:`crawler.cli.options`), take the
 archive options from ``ctx.find_object(ArchiveOptions)`` (``with options.open() as archive``),
-and register it at the bottom of this file with ``cli.add_command(...)``.
+and add it to :data:`COMMANDS` (it is imported only when it runs).
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 
 import click
 
-from crawler.cli.export import export as export_command
 from crawler.cli.options import (
     EXIT_CODES_HELP,
     ArchiveOptions,
@@ -21,19 +21,44 @@ from crawler.cli.options import (
     database_name,
     finite,
 )
-from crawler.cli.reparse import reparse as reparse_command
-from crawler.cli.report import report as report_command
-from crawler.cli.restory import restory_command
-from crawler.cli.run import run as run_command
-from crawler.cli.search import search as search_command
-from crawler.cli.serve import serve as serve_command
-from crawler.cli.show import show as show_command
-from crawler.cli.stats import stats as stats_command
 
 logger = logging.getLogger(__name__)
 
+#: Command name -> (module, attribute), in the order ``--help`` lists them. Imported only when
+#: run: ``search`` does not pay for Scrapy (``run``), the parsers (``reparse``) or pyarrow.
+COMMANDS = {
+    "search": ("crawler.cli.search", "search"),
+    "show": ("crawler.cli.show", "show"),
+    "export": ("crawler.cli.export", "export"),
+    "import": ("crawler.cli.import_", "import_command"),
+    "stats": ("crawler.cli.stats", "stats"),
+    "report": ("crawler.cli.report", "report"),
+    "serve": ("crawler.cli.serve", "serve"),
+    "reparse": ("crawler.cli.reparse", "reparse"),
+    "restory": ("crawler.cli.restory", "restory_command"),
+    "reindex": ("crawler.cli.reindex", "reindex_command"),
+    "recount": ("crawler.cli.recount", "recount_command"),
+    "run": ("crawler.cli.run", "run"),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands (:data:`COMMANDS`) are imported when they are run."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*COMMANDS, *super().list_commands(ctx)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        module, attribute = COMMANDS[cmd_name]
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
 
 @click.group(
+    cls=LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog=EXIT_CODES_HELP,
 )
@@ -91,15 +116,3 @@ def cli(
         level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
     ctx.obj = ArchiveOptions(mongo_uri or None, data_dir, database, timeout, verbose)
-
-
-# One module per command; a new command is a module here and one line below.
-cli.add_command(search_command)
-cli.add_command(show_command)
-cli.add_command(export_command)
-cli.add_command(stats_command)
-cli.add_command(report_command)
-cli.add_command(serve_command)
-cli.add_command(reparse_command)
-cli.add_command(restory_command, name="restory")
-cli.add_command(run_command)

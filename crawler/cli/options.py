@@ -35,19 +35,24 @@ EXIT_OK = 0
 EXIT_NOT_FOUND = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
-#: sysexits.h codes, as ``run`` uses EX_TEMPFAIL (75): internal error / output not written.
+#: sysexits.h codes, as ``run`` uses EX_TEMPFAIL (75): bad input data / internal error / I/O.
+EXIT_DATAERR = 65
 EXIT_SOFTWARE = 70
 EXIT_IO_ERROR = 74
+EXIT_TEMPFAIL = 75
 #: The group's epilog; ``\b`` keeps click from re-wrapping it into one paragraph.
 EXIT_CODES_HELP = f"""\b
 Exit codes:
 {EXIT_OK} ok
 {EXIT_NOT_FOUND} nothing found (search with no match, show of an unknown URL)
 {EXIT_USAGE} usage error: a bad option, date or URL, text over {MAX_TEXT_LENGTH} characters,
-  an argument that is not UTF-8, an output directory that does not exist
+  an argument that is not UTF-8, an output directory that does not exist, an input
+  file that does not exist or is named .gz but is not gzip
 {EXIT_UNAVAILABLE} archive unreachable or failing (or the embedded server cannot start)
+{EXIT_DATAERR} import: some lines were rejected (the good ones were imported)
 {EXIT_SOFTWARE} internal error (a bug)
-{EXIT_IO_ERROR} the output file could not be written (disk full, I/O error)
+{EXIT_IO_ERROR} a file could not be written or read (disk full, I/O error)
+{EXIT_TEMPFAIL} recount: other writers wrote meanwhile (run it again when nothing writes)
 Errors are a message on stderr, never a traceback (-vv adds it). `run` has its own codes.
 """
 F = TypeVar("F", bound=Callable[..., Any])

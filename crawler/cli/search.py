@@ -25,7 +25,9 @@ from crawler.cli.options import (
 @click.option("--json", "as_json", is_flag=True, help="JSON lines (ISO 8601 UTC datetimes).")
 @pass_options
 def search(options: ArchiveOptions, as_json: bool, **kwargs: Any) -> None:
-    """Find articles, newest first. TEXT matches title and body, ignoring case and accents.
+    """Find articles, newest first. TEXT is words and "quoted phrases", matched as whole
+    words in the title or body, ignoring case and accents ("kafe" finds "Kafé", not
+    "kafetaria").
 
     TEXT and --author take up to 1000 characters. Exits 1 when nothing matched (like grep).
     """

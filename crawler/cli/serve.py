@@ -1,4 +1,5 @@
-"""``python -m crawler serve``: hold the embedded server up for mongosh, Compass, BI tools."""
+"""``python -m crawler serve``: hold the embedded server up for mongosh, Compass, BI tools, or
+as a service that CLI calls and notebooks find; ``serve --stop`` stops a lingering one."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ from crawler.cli.options import (
     pass_options,
 )
 
+#: ``serve --stop`` of a server that clients still use (EX_TEMPFAIL, as ``run`` when locked).
+EXIT_IN_USE = 75
+
 
 @click.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=27017, show_default=True)
@@ -26,15 +30,50 @@ from crawler.cli.options import (
     show_default=True,
     help="Interface to listen on; 0.0.0.0 exposes the archive (no auth) to the network.",
 )
+@click.option(
+    "--stop",
+    is_flag=True,
+    help="Stop the server of DATA_DIR now if no client uses it (a lingering one), then exit.",
+)
 @pass_options
-def serve(options: ArchiveOptions, port: int, host: str) -> None:
+def serve(options: ArchiveOptions, port: int, host: str, stop: bool) -> None:
     """Run the embedded archive server in the foreground for mongosh, Compass, BI tools.
 
-    Prints the connection URI and keeps the server up until Ctrl-C. If a server already runs
-    for DATA_DIR (a crawl started it), prints that one's URI and keeps it up instead of
-    starting a second. Ctrl-C stops the server only if no crawl or other client still uses it.
+    Prints the connection URI and keeps the server up until Ctrl-C or SIGTERM; every CLI call
+    and notebook meanwhile finds it running (run it under systemd, or `nohup ... &`, to keep
+    the archive up as a service). If a server already runs for DATA_DIR (a crawl or an earlier
+    command started it), serves that one instead of starting a second. Ctrl-C stops the server
+    unless a crawl or another client still uses it.
+
+    Without `serve`, the server stays up EMBEDDED_SERVER_LINGER_SECONDS (default 600) after
+    its last client. `serve --stop` stops such a lingering server at once; it exits 0 when
+    no server runs any more, 75 when clients still use it (their pids are printed).
     """
-    raise SystemExit(serve_foreground(Path(options.data_dir), host, port))
+    root = Path(options.data_dir)
+    raise SystemExit(stop_lingering(root) if stop else serve_foreground(root, host, port))
+
+
+def stop_lingering(data_dir: Path) -> int:
+    """Stop the server of ``data_dir`` if no client holds a lease on it; the exit code."""
+    root = data_dir.resolve()
+    try:
+        result = embedded.stop_if_unused(root)
+    except OSError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return EXIT_UNAVAILABLE
+    if result.holders:
+        pids = ", ".join(str(pid) for pid in sorted(set(result.holders)))
+        click.echo(
+            f"The server for {root} (pid {result.pid}) is in use by {len(result.holders)} "
+            f"client(s) (pid {pids}); left running for them.",
+            err=True,
+        )
+        return EXIT_IN_USE
+    if result.stopped:
+        click.echo(f"Stopped the server for {root} (pid {result.pid}).", err=True)
+    else:
+        click.echo(f"No server runs for {root}.", err=True)
+    return EXIT_OK
 
 
 def serve_foreground(data_dir: Path, host: str, port: int) -> int:
@@ -42,11 +81,12 @@ def serve_foreground(data_dir: Path, host: str, port: int) -> int:
 
     It follows :mod:`crawler.archive.server`'s protocol like every other client: find or start
     the server (on ``host``:``port`` if it has to start it), hold a lease while serving, release
-    it on Ctrl-C or SIGTERM. The server stops then only if no other client holds a lease.
+    it on Ctrl-C or SIGTERM. Then the server is stopped unless another client holds a lease:
+    whoever stops ``serve`` means the server to stop, not to linger.
     """
     root = data_dir.resolve()
     try:
-        running = embedded.find_or_start_server(root, host=host, port=port)
+        running = embedded.find_or_start_server(root, host=host, port=port, linger=0)
     except (embedded.EmbeddedServerError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         return EXIT_UNAVAILABLE
@@ -73,6 +113,8 @@ def serve_foreground(data_dir: Path, host: str, port: int) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
         running.release()
+    if running.alive():  # a client uses it, or asked it to linger: stopped unless in use
+        stop_lingering(root)
     return EXIT_OK
 
 

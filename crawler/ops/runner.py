@@ -40,6 +40,7 @@ from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 
 from crawler import stats_keys
+from crawler.archive.location import ArchiveLocation
 from crawler.archive.redaction import redact_text
 from crawler.archive.server import EmbeddedServer, EmbeddedServerError, find_or_start_server
 from crawler.archive.store import utc_now
@@ -264,11 +265,13 @@ def append_line(log_path: Path, line: str) -> None:
 
 def embedded_server(settings: Settings, data_dir: Path) -> EmbeddedServer | None:
     """Without MONGO_URI, start (or reuse) the embedded server once for crawl and record: the
-    lease held meanwhile keeps it up between the two (no second start-up)."""
+    lease held meanwhile keeps it up between the two (no second start-up). Released, it lingers
+    as the crawl's does (``EMBEDDED_SERVER_LINGER_SECONDS``)."""
     if settings.get("MONGO_URI"):
         return None
     try:
-        return find_or_start_server(data_dir)
+        linger = ArchiveLocation.from_settings(settings).linger_seconds
+        return find_or_start_server(data_dir, linger=linger)
     except Exception as exc:
         logger.warning("Embedded archive server unavailable (%s); the crawl will spool", exc)
         return None

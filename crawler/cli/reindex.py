@@ -1,0 +1,36 @@
+"""``python -m crawler reindex``: the word index for an archive built before it.
+
+See :mod:`crawler.archive.reindex`. Idempotent; prints what it did, with a progress bar on a
+terminal.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from crawler.archive.reindex import DEFAULT_BATCH_SIZE, pending, reindex
+from crawler.cli.options import ArchiveCommand, ArchiveOptions
+
+
+@click.command(cls=ArchiveCommand)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=DEFAULT_BATCH_SIZE,
+    show_default=True,
+    help="Records read and indexed per batch.",
+)
+@click.pass_context
+def reindex_command(ctx: click.Context, batch_size: int) -> None:
+    """Build the word index searches use, for records that have none (idempotent)."""
+    options = ctx.find_object(ArchiveOptions)
+    if options is None:
+        raise click.UsageError("reindex runs as a subcommand: python -m crawler reindex")
+    with options.open() as archive:
+        total = pending(archive.db)
+        with click.progressbar(length=total, label="Indexing words", file=sys.stderr) as bar:
+            result = reindex(archive.db, batch_size=batch_size, progress=bar.update)
+    for line in result.lines():
+        click.echo(line)
