@@ -11,13 +11,15 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import sys
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
 import click
+from pymongo.database import Database
 from pymongo.errors import ConfigurationError, ConnectionFailure, OperationFailure, PyMongoError
 
 from crawler.archive.export import csv_cell
@@ -278,3 +280,27 @@ pass_options = click.make_pass_decorator(ArchiveOptions)
 def short_date(value: Any) -> str:
     """A datetime as ``YYYY-MM-DD HH:MM`` (UTC) for tables; ``-`` when empty."""
     return csv_cell("", value)[:16].replace("T", " ") if value else "-"
+
+
+class _Lines(Protocol):
+    def lines(self) -> list[str]: ...
+
+
+def run_batched_job(
+    ctx: click.Context,
+    name: str,
+    label: str,
+    pending: Callable[[Database[Any]], int],
+    work: Callable[[Database[Any], Callable[[int], None]], _Lines],
+) -> None:
+    """An archive maintenance command (``restory``, ``reindex``): ``work(db, progress)`` under
+    a progress bar on stderr sized by ``pending(db)``, then its result's lines on stdout."""
+    options = ctx.find_object(ArchiveOptions)
+    if options is None:
+        raise click.UsageError(f"{name} runs as a subcommand: python -m crawler {name}")
+    with options.open() as archive:
+        total = pending(archive.db)
+        with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+            result = work(archive.db, bar.update)
+    for line in result.lines():
+        click.echo(line)

@@ -6,12 +6,10 @@ terminal.
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from crawler.archive.reindex import DEFAULT_BATCH_SIZE, pending, reindex
-from crawler.cli.options import ArchiveCommand, ArchiveOptions
+from crawler.cli.options import ArchiveCommand, run_batched_job
 
 
 @click.command(cls=ArchiveCommand)
@@ -25,12 +23,10 @@ from crawler.cli.options import ArchiveCommand, ArchiveOptions
 @click.pass_context
 def reindex_command(ctx: click.Context, batch_size: int) -> None:
     """Build the word index searches use, for records that have none (idempotent)."""
-    options = ctx.find_object(ArchiveOptions)
-    if options is None:
-        raise click.UsageError("reindex runs as a subcommand: python -m crawler reindex")
-    with options.open() as archive:
-        total = pending(archive.db)
-        with click.progressbar(length=total, label="Indexing words", file=sys.stderr) as bar:
-            result = reindex(archive.db, batch_size=batch_size, progress=bar.update)
-    for line in result.lines():
-        click.echo(line)
+    run_batched_job(
+        ctx,
+        "reindex",
+        "Indexing words",
+        pending,
+        lambda db, progress: reindex(db, batch_size=batch_size, progress=progress),
+    )

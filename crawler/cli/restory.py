@@ -6,12 +6,10 @@ terminal.
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from crawler.archive.restory import DEFAULT_BATCH_SIZE, pending, restory
-from crawler.cli.options import ArchiveCommand, ArchiveOptions
+from crawler.cli.options import ArchiveCommand, run_batched_job
 
 
 @click.command(cls=ArchiveCommand)
@@ -25,12 +23,10 @@ from crawler.cli.options import ArchiveCommand, ArchiveOptions
 @click.pass_context
 def restory_command(ctx: click.Context, batch_size: int) -> None:
     """Compute story signatures and story_id for records that have none (idempotent)."""
-    options = ctx.find_object(ArchiveOptions)
-    if options is None:
-        raise click.UsageError("restory runs as a subcommand: python -m crawler restory")
-    with options.open() as archive:
-        total = pending(archive.db)
-        with click.progressbar(length=total, label="Linking stories", file=sys.stderr) as bar:
-            result = restory(archive.db, batch_size=batch_size, progress=bar.update)
-    for line in result.lines():
-        click.echo(line)
+    run_batched_job(
+        ctx,
+        "restory",
+        "Linking stories",
+        pending,
+        lambda db, progress: restory(db, batch_size=batch_size, progress=progress),
+    )
