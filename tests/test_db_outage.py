@@ -202,10 +202,12 @@ def test_database_stopped_mid_crawl_loses_nothing(tmp_path: Path, secantus: Seca
         with ThreadPoolExecutor(1) as pool:
             running = pool.submit(run_crawl, "antara_kalteng", *args)
             deadline = time.monotonic() + 120
-            # Until some pages are fetched and one batch has landed (not a fixed page count:
-            # under load the first write, with the index builds, can lag several pages).
+            # Until some pages are fetched and one batch has landed whole (not a fixed page
+            # count: under load the first write, with the index builds, can lag several
+            # pages). Batches are of one record, written in turn: a second record in the
+            # archive means the first batch is done (one record alone may be mid-batch).
             while (
-                articles_served(mirror) < 5 or not archived_urls(uri, database)
+                articles_served(mirror) < 5 or len(archived_urls(uri, database)) < 2
             ) and not running.done():
                 assert time.monotonic() < deadline, "the crawl fetched no articles"
                 time.sleep(0.05)
