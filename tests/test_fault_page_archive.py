@@ -168,7 +168,12 @@ def test_database_killed_mid_crawl_loses_no_page(tmp_path: Path, secantus: Secan
             assert secantus.process is not None
             secantus.process.kill()  # SIGKILL: only journaled writes survive
             secantus.process.wait()
-            time.sleep(1.0)  # a few pages are fetched while it is down
+            # Down until the page archive has felt it (a page spooled), however slow the machine:
+            # a write that outlives the outage is simply retried by pymongo and proves nothing.
+            spool = data_dir / "spool" / "pages"
+            while not list(spool.glob("*.jsonl*")) and not running.done():
+                assert time.monotonic() < deadline, "no page was spooled during the outage"
+                time.sleep(0.05)
             secantus.start()
             restarted_at = articles_served(mirror)
             run = running.result()
