@@ -42,6 +42,7 @@ from pymongo.errors import BulkWriteError  # noqa: E402
 
 from crawler.archive import search_terms, stories  # noqa: E402
 from crawler.archive.query import Archive  # noqa: E402
+from crawler.archive.server import cache_size  # noqa: E402
 from crawler.archive.store import ARTICLES, ensure_indexes  # noqa: E402
 from crawler.archive.tally import Tally  # noqa: E402
 from crawler.archive.text_match import literal_pattern  # noqa: E402
@@ -191,6 +192,7 @@ def main() -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     archive = Archive.connect(data_dir=data_dir)
     db = archive.db
+    print(f"embedded server cache (EMBEDDED_SERVER_CACHE_SIZE): {cache_size()}", flush=True)
     have = db[ARTICLES].estimated_document_count()
     if have > args.n:
         sys.exit(f"{data_dir} holds {have} records, more than {args.n}: use another --data-dir")

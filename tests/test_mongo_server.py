@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 
 from crawler.archive.server import (
+    CACHE_SIZE_ENV,
     LOG_FILE,
     STATE_FILE,
     EmbeddedServerError,
+    cache_size,
     find_or_start_server,
     ping,
     resolve_mongo_uri,
@@ -136,3 +138,16 @@ def test_failed_start_reports_log_tail(tmp_path: Path) -> None:
         find_or_start_server(tmp_path, start_timeout=10)
     assert str(tmp_path / LOG_FILE) in str(excinfo.value)
     assert "FileExistsError" in str(excinfo.value)  # the server's own error, from its log
+
+
+def test_cache_size_comes_from_the_environment_and_is_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(CACHE_SIZE_ENV, raising=False)
+    assert cache_size() == "256M"
+    monkeypatch.setenv(CACHE_SIZE_ENV, "2G")
+    assert cache_size() == "2G"
+    monkeypatch.setenv(CACHE_SIZE_ENV, "lots")
+    with pytest.raises(EmbeddedServerError, match="512M or 4G, got 'lots'"):
+        find_or_start_server(tmp_path, start_timeout=10)  # refused before any process starts
+    assert not (tmp_path / STATE_FILE).exists()

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import sys
 import time
@@ -89,6 +90,11 @@ CONFIG_FILE = "secantusd.toml"
 DB_SUBDIR = "db"
 #: WiredTiger cache; the default (1G) is sized for a database server, not a crawler's archive.
 CACHE_SIZE = "256M"
+#: Environment variable for another cache size (``1G``, ``4G``), read by whichever process starts
+#: the server: an archive past ~10,000 records outgrows 256M, and once its indexes no longer fit,
+#: WiredTiger's eviction makes every insert many times slower (seen generating 100k records).
+CACHE_SIZE_ENV = "EMBEDDED_SERVER_CACHE_SIZE"
+_CACHE_SIZE_SHAPE = re.compile(r"[1-9][0-9]*[MG]")
 START_TIMEOUT_SECONDS = 30.0
 
 
@@ -174,6 +180,16 @@ def default_linger() -> float:
         raise EmbeddedServerError(
             f"{LINGER_ENV} must be a number of seconds, 0 or more, got {raw!r}"
         ) from None
+
+
+def cache_size() -> str:
+    """The WiredTiger cache for a server started now: env ``EMBEDDED_SERVER_CACHE_SIZE``
+    (megabytes or gigabytes: ``512M``, ``4G``) or :data:`CACHE_SIZE`. Raises
+    :class:`EmbeddedServerError` for another shape."""
+    raw = os.environ.get(CACHE_SIZE_ENV, "").strip() or CACHE_SIZE
+    if not _CACHE_SIZE_SHAPE.fullmatch(raw):
+        raise EmbeddedServerError(f"{CACHE_SIZE_ENV} must look like 512M or 4G, got {raw!r}")
+    return raw
 
 
 def server_uri(port: int, host: str = HOST) -> str:
@@ -309,6 +325,7 @@ def _start(
         # An explicit (empty) config stops the server auto-discovering ./secantusd.toml.
         config.write_text("# Settings for the embedded archive server; flags override.\n")
     linger = fallback_linger
+    cache = cache_size()
     for attempt in range(1, attempts + 1):
         listen_port = port or _free_port()
         uri = server_uri(listen_port, host)
@@ -318,7 +335,7 @@ def _start(
             "--host", host,
             "--port", str(listen_port),
             "--storage-path", str(root / DB_SUBDIR),
-            "--cache-size", CACHE_SIZE,
+            "--cache-size", cache,
             "--log-level", "WARNING",
             # Standalone: no oplog. The archive uses no change streams or transactions, and a
             # replica set's oplog, once past its 100,000-entry cap, is pruned on every write, at
