@@ -210,6 +210,7 @@ def main() -> None:
         counted.touch()
     size = sum(f.stat().st_size for f in (data_dir / "db").rglob("*") if f.is_file())
     print(f"archive: {args.n} records, {size / 2**20:.0f} MiB on disk")
+    print(f"load average (1/5/15 min) before measuring: {_load()}")
     words = vocabulary(random.Random(10))
     rare, common = words[12_000], words[400]
     sample = db[ARTICLES].find_one({"source": "antara_kalteng"}, {"url": 1, "published_at": 1})
@@ -268,9 +269,14 @@ def main() -> None:
         f"RSS {rss / 1024:.0f} MiB, exit {code})"
     )
     shutil.rmtree(target, ignore_errors=True)
+    print(f"load average (1/5/15 min) after measuring: {_load()}")
     if archive.server is not None:
         print(f"server peak RSS (VmHWM): {vm_hwm_kib(archive.server.pid) / 1024:.0f} MiB")
     archive.close()
+
+
+def _load() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 def _scan_tally(db: Database[Doc]) -> int:

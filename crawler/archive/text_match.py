@@ -43,11 +43,26 @@ def _accent_variants() -> dict[str, str]:
 _VARIANTS = _accent_variants()
 
 
+class _FoldTable(dict[int, int | None]):
+    """``str.translate`` table dropping combining marks and control characters (whitespace
+    kept), filled one code point at a time as texts meet them: a per-character Python loop
+    made folding half the time of a common word's search (5.6M characters for 4,000 hits)."""
+
+    def __missing__(self, code: int) -> int | None:
+        char = chr(code)
+        dropped = unicodedata.combining(char) or (
+            unicodedata.category(char) == "Cc" and not char.isspace()
+        )
+        self[code] = kept = None if dropped else code
+        return kept
+
+
+_FOLD_TABLE = _FoldTable()
+
+
 def fold(text: str) -> str:
     """Lower-case text without accents or control characters ("Kafé" -> "kafe")."""
-    decomposed = unicodedata.normalize("NFD", text)
-    kept = (c for c in decomposed if not unicodedata.combining(c))
-    return "".join(c for c in kept if unicodedata.category(c) != "Cc" or c.isspace()).lower()
+    return unicodedata.normalize("NFD", text).translate(_FOLD_TABLE).lower()
 
 
 def _pattern_parts(text: str) -> list[str]:
