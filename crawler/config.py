@@ -185,3 +185,10 @@ _KINDS = {
     "_to_list": "a list",
     "dict": "a dict (JSON on the command line)",
 }
+
+
+def redis_url(settings: Settings) -> str | None:
+    """``REDIS_URL`` (the setting, which defaults to the environment variable), or None: the
+    one switch between Scrapy's own scheduler and the shared frontier."""
+    value = settings.get("REDIS_URL")
+    return (str(value).strip() or None) if value else None

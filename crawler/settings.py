@@ -112,6 +112,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.components.redirects.AccountedMetaRefreshMiddleware": 580,
     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
     "crawler.components.redirects.AccountedRedirectMiddleware": 600,
+    # Last before the download: a per-host slot shared by every worker (only with REDIS_URL).
+    "crawler.components.frontier.host_slots.SharedHostSlots": 950,
 }
 #: JOBDIR resume that survives a killed crawl: after an unclean stop the crawl is rebuilt
 #: from the archive instead of trusting requests.seen (crawler.components.jobdir, issue 7 point 3).
@@ -186,6 +188,17 @@ PLAYWRIGHT_LAUNCH_OPTIONS = {
 }
 PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 30_000
 PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 4
+
+# --- Several machines: the shared crawl frontier on Redis (issue 12) -------------------------
+#: ``redis://host:6379/0``: every spider schedules through a queue and duplicate filter in Redis
+#: that any number of workers share (crawler.components.frontier); unset, Scrapy's own
+#: scheduler, and nothing of Redis is imported.
+REDIS_URL = os.environ.get("REDIS_URL") or None
+#: Seconds between a worker's heartbeats; a worker silent FRONTIER_WORKER_TIMEOUT_SECONDS is
+#: taken for dead and the requests it had taken go back in the queue.
+FRONTIER_HEARTBEAT_SECONDS = 1.0
+FRONTIER_WORKER_TIMEOUT_SECONDS = 15.0
+SCHEDULER = "crawler.components.frontier.scheduler.FrontierScheduler"
 
 # --- Scrapy --------------------------------------------------------------------------------
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

@@ -21,6 +21,8 @@ Per spider (``<spider>/...``):
 ``<spider>/listing/no_items``           a listing page whose item markup yielded no link
 ``<spider>/listing/fallback_links``     article links found on such pages by URL pattern
 ``<spider>/listing/no_links/<listing>`` a listing page with no article link at all
+``<spider>/discovery/...``              how a site without a spider was crawled (used method,
+                                        pages and entries per method, absent paths, bad input)
 """
 
 from __future__ import annotations
@@ -97,6 +99,35 @@ def listing_no_links(spider: str, listing: str) -> str:
     return f"{spider}/{LISTING_NO_LINKS_GROUP}/{listing}"
 
 
+# --- Discovery (spiders.news: sites without a spider of their own) --------------------------
+DISCOVERY: Final = "discovery"
+
+
+def discovery_used(spider: str, method: str) -> str:
+    """``<spider>/discovery/used/<method>``: 1 for each method (``wp_api``, ``sitemap``,
+    ``feed``, ``listing``) that found the run's articles."""
+    return f"{spider}/{DISCOVERY}/used/{method}"
+
+
+def discovery_count(spider: str, method: str, what: str) -> str:
+    """``<spider>/discovery/<method>/<what>``: ``pages`` read, ``entries`` found."""
+    return f"{spider}/{DISCOVERY}/{method}/{what}"
+
+
+def discovery_absent(spider: str, what: str) -> str:
+    """``<spider>/discovery/absent/<what>``: a path probed that the site does not have."""
+    return f"{spider}/{DISCOVERY}/absent/{what}"
+
+
+def discovery_bad_input(spider: str, reason: str) -> str:
+    """``<spider>/discovery/bad_input/<reason>``: broken API JSON, a page that is no sitemap."""
+    return f"{spider}/{DISCOVERY}/bad_input/{reason}"
+
+
+def discovery_nothing_found(spider: str) -> str:
+    return f"{spider}/{DISCOVERY}/nothing_found"
+
+
 #: A skip reason for an article link that answered with an HTTP error: ``http_<status>``.
 HTTP_SKIP_PREFIX: Final = "http_"
 
@@ -130,6 +161,11 @@ ARCHIVE_DUPLICATES: Final = "archive/duplicates"
 ARCHIVE_ERRORS: Final = "archive/errors"
 ARCHIVE_BATCHES: Final = "archive/batches"
 ARCHIVE_SANITIZED: Final = "archive/sanitized_records"
+#: Records the archive pipeline took (``received``) and wrote, spooled or lost (``settled``):
+#: the shared frontier acknowledges a request only once every record taken before its
+#: callback ended is settled (crawler.components.frontier).
+ARCHIVE_RECEIVED: Final = "archive/received"
+ARCHIVE_SETTLED: Final = "archive/settled"
 
 
 def archive_count(name: str) -> str:
@@ -227,3 +263,16 @@ def monitor_name(key: str) -> str | None:
         return None
     name = key[len(MONITORS_PREFIX) : -len(_FAILED_SUFFIX)]
     return name or None
+
+
+# --- The shared crawl frontier on Redis (crawler.components.frontier, issue 12) ---------------
+FRONTIER_ENQUEUED: Final = "frontier/enqueued"
+FRONTIER_DUPLICATES: Final = "frontier/duplicates"
+FRONTIER_DEQUEUED: Final = "frontier/dequeued"
+FRONTIER_ACKED: Final = "frontier/acked"
+#: Requests a dead worker had taken, put back in the queue by this worker.
+FRONTIER_REQUEUED: Final = "frontier/requeued"
+#: Redis calls that failed (the call is retried; pushes wait in memory meanwhile).
+FRONTIER_REDIS_ERRORS: Final = "frontier/redis_errors"
+#: Milliseconds requests waited for a free per-host slot shared by every worker (summed).
+FRONTIER_SLOT_WAIT_MS: Final = "frontier/host_slot_wait_ms"

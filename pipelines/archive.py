@@ -98,7 +98,9 @@ class MongoArchivePipeline:
 
     Stats: ``archive/inserted``, ``archive/updated``, ``archive/unchanged``,
     ``archive/duplicates``, ``archive/errors`` (records the archive refused, each logged with
-    its reason), ``archive/batches``, ``archive/sanitized_records``; ``spool/written``
+    its reason), ``archive/batches``, ``archive/sanitized_records``, ``archive/received`` and
+    ``archive/settled`` (records taken, and written, spooled or lost: the shared frontier's
+    acknowledgement barrier); ``spool/written``
     (records spooled by this run), ``spool/replayed`` (records replayed, from any run),
     ``spool/corrupt_lines``, ``spool/unrejected_lines`` (corrupt lines that could not be
     copied to ``rejected/``, kept in their spool file), ``spool/replay_failed_files``,
@@ -140,6 +142,7 @@ class MongoArchivePipeline:
 
     async def process_item(self, item: Any) -> Any:
         self._buffer.append(self._storable(ItemAdapter(item)))
+        self.stats.inc_value(stats_keys.ARCHIVE_RECEIVED)
         if len(self._buffer) >= self.batch_size:
             # Awaiting the write slows item processing while the database is slow (back
             # pressure) instead of growing the buffer without bound.
@@ -370,7 +373,10 @@ class MongoArchivePipeline:
             while self._buffer and (len(self._buffer) >= self.batch_size or not full_batches_only):
                 batch = self._buffer[: self.batch_size]
                 del self._buffer[: self.batch_size]
-                self._apply(await asyncio.to_thread(self._store, batch))
+                try:
+                    self._apply(await asyncio.to_thread(self._store, batch))
+                finally:
+                    self.stats.inc_value(stats_keys.ARCHIVE_SETTLED, len(batch))
 
     def _apply(self, counts: Counter[str]) -> None:
         for key, value in counts.items():

@@ -7,7 +7,7 @@ is not an edge (that is what a package does). The floors, from the ground up (RE
 
 0. ``crawler`` itself: ``items``, ``settings``, ``stats_keys``, ``config``
 1. ``crawler.extract``   pure text work
-2. ``crawler.sites``     site knowledge, offline
+2. ``crawler.sites``, ``crawler.discovery``  site knowledge and article discovery, offline
 3. ``crawler.archive``   the database side
 4. ``crawler.ops``       runner, run records, alerts
 5. ``crawler.components`` Scrapy middlewares and extensions
@@ -32,7 +32,7 @@ MAX_LINES = 400
 FLOORS: tuple[tuple[str, ...], ...] = (
     ("crawler.items", "crawler.settings", "crawler.stats_keys", "crawler.config", "crawler"),
     ("crawler.extract",),
-    ("crawler.sites",),
+    ("crawler.sites", "crawler.discovery"),
     ("crawler.archive",),
     ("crawler.ops",),
     ("crawler.components",),
@@ -45,6 +45,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
 FORBIDDEN = {
     "crawler.extract": ("scrapy", "twisted", "pymongo", "bson"),
     "crawler.sites": ("scrapy", "twisted", "pymongo", "bson"),
+    "crawler.discovery": ("scrapy", "twisted", "pymongo", "bson"),
     "crawler.archive": ("scrapy", "twisted"),
 }
 

@@ -39,6 +39,9 @@ COMMANDS = {
     "reindex": ("crawler.cli.reindex", "reindex_command"),
     "recount": ("crawler.cli.recount", "recount_command"),
     "run": ("crawler.cli.run", "run"),
+    "frontier": ("crawler.cli.frontier", "frontier"),
+    "probe": ("crawler.cli.probe", "probe_command"),
+    "extract": ("crawler.cli.extract", "extract"),
 }
 
 

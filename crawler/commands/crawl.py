@@ -22,6 +22,7 @@ from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from crawler import stats_keys
+from crawler.components.frontier.config import FrontierUnavailable
 from crawler.components.jobdir import JobdirInUse
 from crawler.config import ConflictingSettings, SettingError
 
@@ -35,7 +36,12 @@ logger = logging.getLogger(__name__)
 #: crawler.components.page_archive).
 LOSS_STATS = stats_keys.LOSS_KEYS
 #: Errors that refuse a crawl before it starts; reported as one line (exit 1).
-REFUSALS: tuple[type[Exception], ...] = (SettingError, ConflictingSettings, JobdirInUse)
+REFUSALS: tuple[type[Exception], ...] = (
+    SettingError,
+    ConflictingSettings,
+    JobdirInUse,
+    FrontierUnavailable,
+)
 #: The exit status of a crawl that lost data (1, like a crawl Scrapy could not start).
 DATA_LOST_EXIT_CODE = 1
 

@@ -23,6 +23,10 @@ bottom; the spider's own ``since`` rule ends it). A crawl rebuilding a JOBDIR jo
 previous run was killed (:func:`crawler.components.jobdir.rebuilding`) walks listings like a
 backfill.
 
+:meth:`ArchiveAwareMiddleware.newest_change` gives a spider that can ask its site for
+changes since a time (the WordPress REST API, :mod:`spiders.news_wp`) the newest change the
+archive holds for its source, over the same connection.
+
 If the archive cannot be reached, a warning is logged once and everything is crawled
 (``incremental/db_unavailable`` counts the listing pages that were not checked).
 
@@ -206,6 +210,37 @@ class ArchiveAwareMiddleware:
             return None
         self.stats.inc_value(stats_keys.INCREMENTAL_LOOKUPS)
         return lookup
+
+    async def newest_change(self, source: str) -> datetime | None:
+        """The newest ``modified_at`` or ``published_at`` archived for ``source``; None when
+        it has no record or the archive is unavailable (then everything is crawled).
+
+        A spider that can ask its site for "changed since" (the WordPress REST API's
+        ``modified_after``) asks for what is newer than this, instead of listing URLs.
+        """
+        if self._unavailable:
+            return None
+        try:
+            return await asyncio.to_thread(self._newest, source)
+        except Exception as exc:
+            self._unavailable = True
+            self.stats.inc_value(stats_keys.INCREMENTAL_DB_UNAVAILABLE)
+            logger.warning("Archive unavailable for incremental checks (%s); crawling all", exc)
+            await asyncio.to_thread(self.connection.close)
+            return None
+
+    def _newest(self, source: str) -> datetime | None:
+        """Runs in a worker thread: two sorted, one-document queries on (source, field)."""
+        articles = self.connection.db()[ARTICLES]
+        newest: datetime | None = None
+        for name in ("modified_at", "published_at"):
+            # Descending, a missing or null value sorts last: the first is the newest date.
+            doc = articles.find_one({"source": source}, {"_id": 0, name: 1}, sort=[(name, -1)])
+            value = doc.get(name) if doc else None
+            if isinstance(value, datetime):
+                value = value if value.tzinfo else value.replace(tzinfo=UTC)
+                newest = value if newest is None else max(newest, value)
+        return newest
 
     def _find(self, urls: list[str]) -> Lookup:
         """Runs in a worker thread."""

@@ -22,7 +22,8 @@ Monitors (each result in the stats as ``monitors/<name>/failed`` 0/1 and
                    (share ``MONITOR_MIN_ITEM_SHARE``), and at least ``MONITOR_MIN_ITEMS`` items;
 ``listings``       at least ``MONITOR_MIN_LISTING_PAGES`` listing pages were fetched ("no listing
                    page was fetched": robots.txt, a dead site, or a JOBDIR whose requests were
-                   all seen), unless the run only resumed requests a JOBDIR had queued;
+                   all seen), unless the run only resumed requests a JOBDIR had queued or is
+                   one worker of a shared crawl (REDIS_URL: another worker may have taken them);
 ``listing_links``  no listing page was without article links ("listing /terkini had no article
                    links: the layout may have changed");
 ``archive``        nothing was spooled (database unreachable), lost (neither database nor
@@ -54,6 +55,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response
 
 from crawler import stats_keys
+from crawler.components.frontier.config import redis_url
 from crawler.config import SettingError, Settings, SettingsReader, check_number, project_default
 from crawler.ops.alerts import send_alert
 
@@ -259,6 +261,10 @@ def _listings(stats: Mapping[str, Any], config: MonitorConfig, listing_pages: in
             True,
             f"{listing_pages} listing page(s) fetched; {resumed} queued request(s) resumed",
         )
+    if stats_keys.FRONTIER_DEQUEUED in stats or stats_keys.FRONTIER_DUPLICATES in stats:
+        # A worker of a shared crawl: the listings went to whichever worker took them first.
+        text = f"{listing_pages} listing page(s) fetched by this worker of a shared crawl"
+        return MonitorResult("listings", True, text)
     if not listing_pages:
         return MonitorResult("listings", False, "no listing page was fetched")
     return MonitorResult(
@@ -288,6 +294,8 @@ class RunMonitors:
         self.duplicate_links: set[str] = set()
         self.fetched_links: set[str] = set()
         self.listing_pages = 0
+        # A worker of a shared crawl fetches links other workers found, and the reverse.
+        self.shared_frontier = redis_url(crawler.settings) is not None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunMonitors:
@@ -337,7 +345,10 @@ class RunMonitors:
         return getattr(request.callback, "__name__", None) in self.config.article_callbacks
 
     def requested_links(self) -> set[str]:
-        """Article links this run asked for (not those an earlier run of its JOBDIR did)."""
+        """Article links this run asked for (not those an earlier run of its JOBDIR did); in a
+        shared crawl, those this worker took from the frontier and downloaded."""
+        if self.shared_frontier:
+            return set(self.fetched_links)
         return self.article_links - (self.duplicate_links - self.fetched_links)
 
     def response_received(self, response: Response, request: Request) -> None:

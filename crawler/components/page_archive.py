@@ -4,7 +4,8 @@ One document per canonical (live) URL holding its LATEST successful fetch, so th
 with the number of articles, not of crawls; the records' own history is kept by the versioned
 ``articles`` / ``article_versions``, and re-parsing needs only the newest HTML. Fields:
 
-- ``url``: live canonical URL (unique index); ``source``: spider name;
+- ``url``: live canonical URL (unique index); ``source``: the records' source (the spider's
+  name, or its ``source`` attribute when it has one: ``news`` crawls for the publisher's);
 - ``fetched_at`` (UTC), ``status``, ``headers`` (``content-type``, ``last-modified``, ``etag``,
   ``content-length`` when sent), ``encoding`` (as declared), ``size`` (bytes of HTML),
   ``compression`` (``"gzip"``), ``body`` (the gzip-compressed HTML, as the live site serves it:
@@ -144,7 +145,9 @@ class PageArchiveMiddleware:
         encoding = response.encoding if isinstance(response, TextResponse) else None
         url = str(request.cb_kwargs.get("live_url") or response.url)
         return url, page_fields(
-            source=getattr(spider, "name", None),
+            # The records' source: a spider's name, unless it crawls for another source (the
+            # ``news`` spider archives under the publisher's name), so reparse finds its parser.
+            source=getattr(spider, "source", None) or getattr(spider, "name", None),
             status=response.status,
             body=body,
             headers=headers,

@@ -61,7 +61,7 @@ class ParsedArticle:
     problems: list[str] = field(default_factory=list)
 
 
-def _walk_jsonld(data: Any) -> Iterator[dict[str, Any]]:
+def walk_jsonld(data: Any) -> Iterator[dict[str, Any]]:
     """Every object of a JSON-LD document and its ``@graph``s, in document order; iterative, as
     hostile pages nest lists thousands deep."""
     stack = [data]
@@ -83,26 +83,37 @@ def jsonld_article(selector: Selector) -> dict[str, Any]:
         except (ValueError, RecursionError):  # json.loads recurses once per nesting level
             logger.debug("Malformed JSON-LD ignored")
             continue
-        for node in _walk_jsonld(data):
+        for node in walk_jsonld(data):
             types = node.get("@type")
-            types = set(types) if isinstance(types, list) else {types}
-            if types & _ARTICLE_TYPES and node.get("headline"):
+            # Only strings: a page's "@type" may hold anything, a dict included.
+            types = {
+                t for t in (types if isinstance(types, list) else [types]) if isinstance(t, str)
+            }
+            if (
+                types & _ARTICLE_TYPES
+                and isinstance(node.get("headline"), str)
+                and node["headline"]
+            ):
                 return node
     return {}
 
 
-def _jsonld_names(value: Any) -> list[str]:
+def jsonld_names(value: Any) -> list[str]:
+    """The names of the people among ``value`` (JSON-LD ``author``: a name, a Person object,
+    or a list of them; Organizations and names that are not text are left out)."""
     items = value if isinstance(value, list) else [value]
     names = []
     for item in items:
         if isinstance(item, dict) and item.get("@type", "Person") == "Person":
-            names.append(str(item.get("name", "")))
+            name = item.get("name", "")
+            if isinstance(name, str):
+                names.append(name)
         elif isinstance(item, str):
             names.append(item)
     return distinct(names)
 
 
-def _jsonld_image(value: Any) -> str | None:
+def jsonld_image(value: Any) -> str | None:
     if isinstance(value, list):
         value = value[0] if value else None
     if isinstance(value, dict):
@@ -114,13 +125,17 @@ def _keywords(value: Any) -> list[str]:
     if isinstance(value, str):
         return distinct(value.split(","))
     if isinstance(value, list):
-        return distinct(str(v) for v in value)
+        return distinct(v for v in value if isinstance(v, str))
     return []
 
 
 def metadata_layers(selector: Selector) -> list[tuple[str, dict[str, Any]]]:
     """Candidate values per field from JSON-LD, then OpenGraph / meta tags, in that order."""
     ld = jsonld_article(selector)
+
+    def text(key: str) -> str | None:
+        value = ld.get(key)
+        return clean_optional(value) if isinstance(value, str) else None
 
     def meta(*names: str) -> str | None:
         for name in names:
@@ -130,19 +145,17 @@ def metadata_layers(selector: Selector) -> list[tuple[str, dict[str, Any]]]:
         return None
 
     jsonld_values: dict[str, Any] = {
-        "title": clean_optional(ld.get("headline")),
-        "description": clean_optional(ld.get("description")),
+        "title": text("headline"),
+        "description": text("description"),
         "body": join_paragraphs(split_paragraphs(ld.get("articleBody")))
         if isinstance(ld.get("articleBody"), str)
         else None,
-        "published_at_raw": clean_optional(ld.get("datePublished")),
-        "modified_at": clean_optional(ld.get("dateModified")),
-        "authors": _jsonld_names(ld.get("author")),
-        "category": clean_optional(ld.get("articleSection"))
-        if isinstance(ld.get("articleSection"), str)
-        else None,
+        "published_at_raw": text("datePublished"),
+        "modified_at": text("dateModified"),
+        "authors": jsonld_names(ld.get("author")),
+        "category": text("articleSection"),
         "tags": _keywords(ld.get("keywords")),
-        "image_url": _jsonld_image(ld.get("image")),
+        "image_url": jsonld_image(ld.get("image")),
     }
     meta_values: dict[str, Any] = {
         "title": meta("og:title", "twitter:title", "title"),

@@ -3,7 +3,8 @@ matching spider crawled once, all in one crawl process.
 
 Cron's way to crawl a whole site family (every ANTARA desk) each hour. The spiders are
 Scrapy's spider list (``SpiderLoader.list()``) matched with :func:`fnmatch.fnmatchcase`
-against each pattern given (``--all`` is ``*``; a plain name matches itself). Per spider,
+against each pattern given (``--all`` is ``*``; a plain name matches itself; a spider that
+needs an argument, ``news``, only its own name). Per spider,
 what ``run SPIDER`` does (:mod:`crawler.ops.runner`): its lock
 (``DATA_DIR/locks/<spider>.lock``, the same file, so a single run and an ``--all`` run never
 crawl one desk at once), its log (``LOG_DIR/<spider>/<UTC time>.log``), its ``crawl_runs``
@@ -55,6 +56,7 @@ from crawler.archive.redaction import redact_text
 from crawler.archive.server import EmbeddedServer
 from crawler.archive.store import utc_now
 from crawler.ops.crawl_process import scrapy_command, supervise
+from crawler.ops.redis_lock import LockUnavailable
 from crawler.ops.runner import (
     EX_TEMPFAIL,
     EXIT_FAILED,
@@ -63,12 +65,11 @@ from crawler.ops.runner import (
     append_line,
     embedded_server,
     load_settings,
-    lock_holder,
-    lock_path,
     new_log_file,
     record_run,
     report,
-    spider_lock,
+    run_lock,
+    run_lock_holder,
 )
 from crawler.ops.stats_handoff import HandedBack, StatsPipe
 
@@ -80,9 +81,19 @@ SPIDER_LOG_FILES = "CRAWLALL_LOG_FILES"
 
 
 def matching_spiders(settings: Settings, patterns: Sequence[str]) -> list[str]:
-    """The project's spiders whose name matches any of ``patterns`` (case-sensitive), sorted."""
-    names = SpiderLoader.from_settings(settings).list()
-    return sorted(name for name in names if any(fnmatchcase(name, p) for p in patterns))
+    """The project's spiders whose name matches any of ``patterns`` (case-sensitive), sorted.
+
+    A spider that cannot run without an argument (``required_arguments``, e.g. ``news`` and
+    its ``url``) matches only a pattern that is its very name: ``--all`` means every site.
+    """
+    loader = SpiderLoader.from_settings(settings)
+
+    def matches(name: str) -> bool:
+        if getattr(loader.load(name), "required_arguments", ()):
+            return name in patterns
+        return any(fnmatchcase(name, pattern) for pattern in patterns)
+
+    return sorted(name for name in loader.list() if matches(name))
 
 
 def split_arguments(
@@ -128,9 +139,13 @@ def run_all(
         locks: dict[str, IO[str]] = {}
         skipped: list[str] = []
         for spider in spiders:
-            lock = held.enter_context(spider_lock(lock_path(data_dir, spider)))
+            try:
+                lock = held.enter_context(run_lock(settings, data_dir, spider))
+            except LockUnavailable as exc:
+                print(f"Cannot run {spider}: {exc}", file=sys.stderr)
+                return EXIT_FAILED
             if lock is None:
-                holder = lock_holder(lock_path(data_dir, spider)) or "holder unknown"
+                holder = run_lock_holder(settings, data_dir, spider) or "holder unknown"
                 print(f"Another {spider} run is active ({holder}); skipping {spider}.", flush=True)
                 skipped.append(spider)
             else:

@@ -44,8 +44,10 @@ from crawler.archive.location import ArchiveLocation
 from crawler.archive.redaction import redact_text
 from crawler.archive.server import EmbeddedServer, EmbeddedServerError, find_or_start_server
 from crawler.archive.store import utc_now
+from crawler.config import redis_url
 from crawler.ops.alerts import send_alert
 from crawler.ops.crawl_process import crawl_command, supervise
+from crawler.ops.redis_lock import LockUnavailable, redis_lock_holder, redis_run_lock
 from crawler.ops.run_record import build_record, judge, save_record
 from crawler.ops.stats_handoff import HandedBack, StatsPipe
 
@@ -86,6 +88,25 @@ def spider_lock(path: Path) -> Iterator[IO[str] | None]:
         handle.close()
 
 
+@contextlib.contextmanager
+def run_lock(settings: Settings, data_dir: Path, spider: str) -> Iterator[IO[str] | None]:
+    """The locks of one scheduled run of ``spider``: the ``flock`` in ``DATA_DIR/locks`` and,
+    with ``REDIS_URL``, the cross-machine one in Redis (:mod:`crawler.ops.redis_lock`); yields
+    the flock's file (handed to the crawl) or None if another run holds either."""
+    url = redis_url(settings)
+    with contextlib.ExitStack() as held:
+        if url is not None and not held.enter_context(redis_run_lock(url, spider)):
+            yield None
+            return
+        yield held.enter_context(spider_lock(lock_path(data_dir, spider)))
+
+
+def run_lock_holder(settings: Settings, data_dir: Path, spider: str) -> str:
+    """Who holds the lock ``run_lock`` could not take, as the holder noted ("" if unknown)."""
+    url = redis_url(settings)
+    return (url and redis_lock_holder(url, spider)) or lock_holder(lock_path(data_dir, spider))
+
+
 def lock_path(data_dir: Path, spider: str) -> Path:
     """The lock every run of ``spider`` takes, single or ``--all``."""
     return data_dir / "locks" / f"{spider}.lock"
@@ -112,9 +133,15 @@ def run(
     """Run ``spider`` once under its lock; returns the exit status (see module docstring)."""
     settings = load_settings(overrides)
     data_dir = Path(settings.get("DATA_DIR")).resolve()
-    with spider_lock(lock_path(data_dir, spider)) as lock:
+    try:
+        locking = contextlib.ExitStack()
+        lock = locking.enter_context(run_lock(settings, data_dir, spider))
+    except LockUnavailable as exc:  # Redis away: no run that a second machine might double
+        print(f"Cannot run {spider}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    with locking:
         if lock is None:
-            holder = lock_holder(lock_path(data_dir, spider))
+            holder = run_lock_holder(settings, data_dir, spider)
             print(
                 f"Another {spider} run is active ({holder or 'holder unknown'}); "
                 f"not starting a second one (exit {EX_TEMPFAIL}).",

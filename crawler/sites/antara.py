@@ -27,21 +27,20 @@ from typing import Any, ClassVar
 from lxml import etree
 from parsel import Selector
 
+from crawler.extract.article_body import split_body
 from crawler.extract.dates import OUT_OF_RANGE, parse_date_checked
 from crawler.extract.html_text import element_blocks
 from crawler.extract.html_tree import parse_html
 from crawler.extract.layers import ParsedArticle, apply_fallbacks, jsonld_article, make_encodable
 from crawler.extract.normalize import (
-    boilerplate_kind,
     canonical_url,
     distinct,
     join_paragraphs,
-    parse_byline,
     split_caption,
     split_dateline,
     split_names,
 )
-from crawler.extract.text import clean_optional, clean_text
+from crawler.extract.text import clean_optional
 from crawler.items import Article
 from crawler.sites.antara_desks import Desk
 
@@ -168,7 +167,8 @@ class NewTemplate(OldTemplate):
 
     def modified_at_raw(self) -> str | None:
         # The new template shows no modification time; only its JSON-LD carries it.
-        return clean_optional(jsonld_article(self.selector).get("dateModified"))
+        value = jsonld_article(self.selector).get("dateModified")
+        return clean_optional(value) if isinstance(value, str) else None
 
 
 class NoTemplate(OldTemplate):
@@ -179,24 +179,6 @@ class NoTemplate(OldTemplate):
 
 
 TEMPLATES: tuple[type[OldTemplate], ...] = (NewTemplate, OldTemplate)
-
-
-def _split_body(blocks: list[list[str]]) -> tuple[list[str], dict[str, str]]:
-    """Body paragraphs and byline fields from the body element's text blocks."""
-    paragraphs: list[str] = []
-    byline: dict[str, str] = {}
-    for lines in blocks:
-        kept: list[str] = []
-        for line in lines:
-            kind = boilerplate_kind(line)
-            if kind in ("byline", "copyright"):
-                for label, value in parse_byline(line).items():
-                    byline.setdefault(label, value)
-            elif kind is None:
-                kept.append(line)
-        if kept:
-            paragraphs.append(clean_text(" ".join(kept)))
-    return paragraphs, byline
 
 
 class AntaraSite:
@@ -230,7 +212,7 @@ class AntaraSite:
         )
         page = template_class(selector, url)
 
-        paragraphs, byline = _split_body(page.body_blocks())
+        paragraphs, byline = split_body(page.body_blocks())
         dateline = None
         if paragraphs:
             dateline, paragraphs[0] = split_dateline(paragraphs[0])
