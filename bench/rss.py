@@ -4,7 +4,7 @@ Not the rusage figures: Linux carries ``ru_maxrss`` over fork *and* exec (at exe
 address space's peak is kept in the process's figure; ``subprocess``'s vfork too), so a crawl
 started by a bench that holds 1 GiB reports at least 1 GiB in its own
 ``getrusage(RUSAGE_SELF)``, in Scrapy's ``memusage/max`` (which is that) and in the bench's
-``RUSAGE_CHILDREN``, though the crawl itself never passes ~150 MiB. ``VmHWM`` is the peak of the
+children's rusage, though the crawl itself never passes ~150 MiB. ``VmHWM`` is the peak of the
 process's current address space only. It goes with the process, so it is polled while the
 process lives (:class:`PeakPoller`). ``/usr/bin/time -f %M`` is right: the command it measures is
 forked from ``time``'s own small image.
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -139,14 +138,13 @@ def main() -> None:
             check=True,
             preexec_fn=preexec,
         ).stdout.split()
-        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         with tempfile.NamedTemporaryFile("r") as report:
             command = ["/usr/bin/time", "-f", "%M", "-o", report.name, sys.executable, "-c", "0"]
             subprocess.run(command, check=True, preexec_fn=preexec)
             timed = report.read().split()[-1]
         print(
-            f"{how}: child's own ru_maxrss {own} KiB, child's VmHWM {hwm} KiB, parent's "
-            f"RUSAGE_CHILDREN {children} KiB; /usr/bin/time -f %M python -c 0: {timed} KiB"
+            f"{how}: child's own ru_maxrss {own} KiB, child's VmHWM {hwm} KiB; "
+            f"/usr/bin/time -f %M python -c 0: {timed} KiB"
         )
 
 

@@ -1,4 +1,4 @@
-"""``python -m crawler extract FILE``: one saved page, parsed offline, printed or as JSON."""
+"""``python -m crawler extract FILE``: one page file, parsed offline, printed or as JSON."""
 
 from __future__ import annotations
 

@@ -62,7 +62,7 @@ def test_every_shipped_publisher_has_fixture_pages(source: str) -> None:
     assert len(pages) >= 2 and meta["source"] == source
     assert isinstance(SITES[source], GenericSite)
     readme = (FIXTURES / source / "README.md").read_text(encoding="utf-8").lower()
-    assert "reconstructions, not saved pages" in readme
+    assert "reconstructions, not copies of live pages" in readme
 
 
 @pytest.mark.parametrize("source", sorted(PUBLISHERS))

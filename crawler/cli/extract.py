@@ -1,7 +1,7 @@
-"""``python -m crawler extract FILE``: run the extraction offline on one saved page.
+"""``python -m crawler extract FILE``: run the extraction offline on one page file.
 
 For a user checking why a page came out as it did, and for evaluating the generic extractor on
-any corpus of saved pages. The page is parsed as the crawl would parse it: by the site's own
+any corpus of downloaded pages. The page is parsed as the crawl would parse it: by the site's own
 parser when its URL belongs to a known site (an ANTARA desk, a shipped publisher config), else
 by the generic layers (:func:`crawler.sites.site_for_url`), then normalised as the pipeline
 does. Nothing is fetched and nothing is written to the archive.
@@ -69,7 +69,7 @@ def read_page(file: str) -> bytes:
         if not path.exists():
             fail(EXIT_USAGE, f"no such file: {file}")
         if path.is_dir():
-            fail(EXIT_USAGE, f"{file} is a directory, not a saved page")
+            fail(EXIT_USAGE, f"{file} is a directory, not a page file")
         try:
             with path.open("rb") as handle:
                 data = handle.read(MAX_PAGE_BYTES + 1)
@@ -237,7 +237,7 @@ def extract_posts(posts: list[dict[str, Any]], url: str | None, name: str) -> li
     ' "missing_required"} (a list of them for a REST API response).',
 )
 def extract(file: str, url: str | None, as_json: bool) -> None:
-    """Extract the article record from one saved page FILE (`-`: stdin; gzip accepted),
+    """Extract the article record from one page file FILE (`-`: stdin; gzip accepted),
     offline, with the known site's parser or else the generic layers, and show which layer
     each field came from. FILE may also be a saved WordPress REST API response
     (/wp-json/wp/v2/posts?_embed=1): each post is extracted.

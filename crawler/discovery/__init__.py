@@ -13,6 +13,6 @@ it) or the next URLs to fetch; none of them fetches anything:
 - :mod:`~crawler.discovery.methods`    the order of preference and what a config's hints allow.
 
 No Scrapy, no network, no database: the ``news`` spider and ``python -m crawler probe`` share
-these, and tests feed them saved pages. Bad input raises
+these, and tests feed them reconstructed pages. Bad input raises
 :class:`~crawler.discovery.entries.DiscoveryError` with a short reason, for the caller to count.
 """
