@@ -81,6 +81,11 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
         process.wait(timeout=10)
 
 
+def redis_cli(redis_url: str, *args: str) -> str:
+    done = subprocess.run(["redis-cli", "-u", redis_url, *args], capture_output=True, text=True)
+    return done.stdout
+
+
 def worker_args(mirror: DeskMirror, redis_url: str, mongo_uri: str, database: str) -> list[str]:
     return [
         "-a", f"base_url={mirror.base_url}",
@@ -172,23 +177,23 @@ def test_a_killed_worker_loses_nothing(redis_url: str, mongo_uri: str) -> None:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        with ThreadPoolExecutor(1) as pool:
-            survivor = pool.submit(run_crawl, "antara_kalteng", *args)
-            deadline = time.monotonic() + 120
-            while sum(mirror.article_fetches().values()) < 40:
-                assert time.monotonic() < deadline, "the crawl fetched no articles"
-                time.sleep(0.05)
-            os.killpg(victim.pid, signal.SIGKILL)  # mid-crawl, with requests taken
-            victim.wait()
-            run = survivor.result()
+        # Killed only once it holds requests it has taken (on a slow machine a worker that
+        # started second might have taken none before the other finished everything).
+        pattern = f"{FrontierKeys('antara_kalteng').base}:taken:*:{victim.pid}:*"
+        deadline = time.monotonic() + 120
+        while not any(
+            redis_cli(redis_url, "hlen", key).strip() not in {"", "0"}
+            for key in redis_cli(redis_url, "--scan", "--pattern", pattern).split()
+        ):
+            assert victim.poll() is None and time.monotonic() < deadline, "nothing was taken"
+            time.sleep(0.02)
+        os.killpg(victim.pid, signal.SIGKILL)  # mid-crawl, with requests taken
+        victim.wait()
+        run = run_crawl("antara_kalteng", *args)  # joins, puts back what the dead one had
     assert run.returncode == 0, run.log[-3000:]
     assert run.stats.get("frontier/requeued", 0) > 0, run.log[-3000:]
     assert archived_paths(mongo_uri, database) == sorted([*EXPECTED_PATHS, *mirror.generated])
     # The killed worker's registration, heartbeat and taken requests are gone.
     keys = FrontierKeys("antara_kalteng")
-    leftover = subprocess.run(
-        ["redis-cli", "-u", redis_url, "--scan", "--pattern", f"{keys.base}:*"],
-        capture_output=True,
-        text=True,
-    ).stdout.split()
+    leftover = redis_cli(redis_url, "--scan", "--pattern", f"{keys.base}:*").split()
     assert leftover == []
