@@ -302,7 +302,7 @@ class PublisherSpider(WordPressPosts, NewsSpider):
             cb_kwargs={"page": page},
             meta=meta,
             # The home page was fetched already, to look for the API and the feeds.
-            dont_filter=page == 1,
+            dont_filter=page == 1 and live_url == self.config.home_url,
         )
 
     # --- articles ------------------------------------------------------------------------------

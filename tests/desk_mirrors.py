@@ -12,6 +12,8 @@ articles, for crawls larger than the fixture's 16 articles.
 from __future__ import annotations
 
 import re
+import threading
+import time
 from urllib.parse import urlsplit
 
 from tests.mirror import EXPECTED_URLS, SITE_DIR, MirrorServer, Page
@@ -99,3 +101,29 @@ def _after_first_paragraph(body: bytes, sentence: bytes) -> bytes:
         return body
     end += len(b"</p>")
     return body[:end] + sentence + body[end:]
+
+
+class LatencyMirror(DeskMirror):
+    """A desk mirror that answers after a fixed latency and records the most requests it was
+    ever answering at once."""
+
+    def __init__(self, latency: float) -> None:
+        super().__init__(0)
+        self.latency = latency
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self._flight = threading.Lock()
+
+    def respond(self, raw_path: str) -> Page:
+        with self._flight:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            time.sleep(self.latency)
+            return super().respond(raw_path)
+        finally:
+            with self._flight:
+                self.in_flight -= 1
+
+    def article_fetches(self) -> dict[str, int]:
+        return {p: n for p, n in self.counts.items() if p.startswith("/berita/")}

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 logger = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ class MirrorServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> MirrorServer:
+    def start(self) -> Self:
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, name="mirror", daemon=True
         )
@@ -114,7 +114,7 @@ class MirrorServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> MirrorServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(
@@ -276,6 +276,17 @@ class CrawlRun:
     log: str
     stats: dict[str, Any]
     seconds: float
+
+
+def wait_for_an_article(
+    mirror: MirrorServer, process: subprocess.Popen[str], timeout: float = 60
+) -> None:
+    """Until ``process`` (still running) has fetched an article page of ``mirror``."""
+    deadline = time.monotonic() + timeout
+    while not any(path.startswith("/berita/") for path in mirror.counts):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "no article was fetched"
+        time.sleep(0.1)
 
 
 def run_crawl(

@@ -225,3 +225,11 @@ def test_alert_message_lists_only_failures() -> None:
         "- coverage/image_url: the site's layout may have changed: image_url found on 0 of 3 "
         "pages (at least 80% expected)",
     ]
+
+
+def test_a_worker_of_a_shared_crawl_may_have_fetched_no_listing() -> None:
+    """Another worker may have taken every listing page; alone, that run would be broken."""
+    alone = verdicts(listing_pages=0)["listings"]
+    assert alone == (False, "no listing page was fetched")
+    worker = verdicts(listing_pages=0, shared_frontier=True)["listings"]
+    assert worker == (True, "0 listing page(s) fetched by this worker of a shared crawl")

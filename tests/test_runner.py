@@ -20,7 +20,7 @@ from pymongo.database import Database
 from crawler.archive.spool import decode
 from crawler.ops.run_record import CRAWL_RUNS, build_record, judge, store_record
 from crawler.ops.runner import EX_TEMPFAIL, new_log_file
-from tests.mirror import FAST_SETTINGS, REPO_DIR, MirrorServer, free_port
+from tests.mirror import FAST_SETTINGS, REPO_DIR, MirrorServer, free_port, wait_for_an_article
 
 Doc = dict[str, Any]
 
@@ -95,11 +95,7 @@ def test_second_concurrent_run_exits_75(
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while not any(path.startswith("/berita/") for path in mirror.counts):
-            assert first.poll() is None, first.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_for_an_article(mirror, first)
         started = time.monotonic()
         second = run_cli(*args)
         assert second.returncode == EX_TEMPFAIL, second.stderr

@@ -8,6 +8,7 @@ import click
 
 from crawler.cli.options import EXIT_UNAVAILABLE, EXIT_USAGE
 from crawler.ops.frontier_status import clear_crawl, crawl_status, spiders_in
+from crawler.ops.redis_client import RedisUnreachable, open_redis
 
 
 def _client(url: str | None) -> object:
@@ -16,15 +17,11 @@ def _client(url: str | None) -> object:
             "REDIS_URL is not set (env or --redis-url): there is no shared frontier", err=True
         )
         raise SystemExit(EXIT_USAGE)
-    import redis  # only here: without REDIS_URL nothing of Redis is imported
-
-    client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
     try:
-        client.ping()
-    except redis.RedisError as exc:
-        click.echo(f"The shared frontier is unreachable: {exc}", err=True)
+        return open_redis(url)
+    except RedisUnreachable as exc:
+        click.echo(f"The shared frontier at {exc}", err=True)
         raise SystemExit(EXIT_UNAVAILABLE) from None
-    return client
 
 
 @click.command()

@@ -130,8 +130,9 @@ def evaluate(
     found: Mapping[str, int],
     article_links: int,
     listing_pages: int,
+    shared_frontier: bool = False,
 ) -> list[MonitorResult]:
-    """Every monitor's verdict on one finished crawl."""
+    """Every monitor's verdict on one finished crawl (on one worker's, if ``shared_frontier``)."""
     results = [
         MonitorResult(
             "finish_reason",
@@ -164,7 +165,7 @@ def evaluate(
             text = f"the site's layout may have changed: {text} (at least {share:.0%} expected)"
         results.append(MonitorResult(f"coverage/{name}", ok, text))
     results.append(_item_count(stats, config, spider, article_links))
-    results.append(_listings(stats, config, listing_pages))
+    results.append(_listings(stats, config, listing_pages, shared_frontier))
     results.append(_listing_links(stats, spider))
     results.append(_archive(stats))
     return results
@@ -247,10 +248,14 @@ def _item_count(
     return MonitorResult("item_count", ok, text)
 
 
-def _listings(stats: Mapping[str, Any], config: MonitorConfig, listing_pages: int) -> MonitorResult:
+def _listings(
+    stats: Mapping[str, Any], config: MonitorConfig, listing_pages: int, shared_frontier: bool
+) -> MonitorResult:
     """A run that fetched no listing found nothing new, whatever else it says (issue 7.3)."""
-    if listing_pages >= config.min_listing_pages:
-        return MonitorResult("listings", True, f"{listing_pages} listing page(s) fetched")
+    if listing_pages >= config.min_listing_pages or shared_frontier:
+        # A worker of a shared crawl: the listings went to whichever worker took them first.
+        worker = " by this worker of a shared crawl" if shared_frontier else ""
+        return MonitorResult("listings", True, f"{listing_pages} listing page(s) fetched{worker}")
     # More dequeued than enqueued: requests a cleanly stopped JOBDIR run had queued, e.g. the
     # articles left when it was stopped after its last listing page.
     dequeued = int(stats.get(stats_keys.SCHEDULER_DEQUEUED, 0))
@@ -261,10 +266,6 @@ def _listings(stats: Mapping[str, Any], config: MonitorConfig, listing_pages: in
             True,
             f"{listing_pages} listing page(s) fetched; {resumed} queued request(s) resumed",
         )
-    if stats_keys.FRONTIER_DEQUEUED in stats or stats_keys.FRONTIER_DUPLICATES in stats:
-        # A worker of a shared crawl: the listings went to whichever worker took them first.
-        text = f"{listing_pages} listing page(s) fetched by this worker of a shared crawl"
-        return MonitorResult("listings", True, text)
     if not listing_pages:
         return MonitorResult("listings", False, "no listing page was fetched")
     return MonitorResult(
@@ -369,6 +370,7 @@ class RunMonitors:
             found=self.found,
             article_links=article_links,
             listing_pages=self.listing_pages,
+            shared_frontier=self.shared_frontier,
         )
         failed = [result for result in results if not result.passed]
         for result in results:

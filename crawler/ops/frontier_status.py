@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crawler.ops.frontier_keys import PREFIX, FrontierKeys
+from crawler.ops.redis_client import text
 
 
 @dataclass(frozen=True)
@@ -33,15 +34,11 @@ class CrawlStatus:
     workers: list[WorkerStatus] = field(default_factory=list)
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def spiders_in(client: Any) -> list[str]:
     """Spiders with anything in the frontier, sorted."""
     names: set[str] = set()
     for key in client.scan_iter(match=f"{PREFIX}:*"):
-        parts = _text(key).split(":")
+        parts = text(key).split(":")
         if len(parts) >= 3 and parts[1] not in {"host", "lock"}:
             names.add(parts[1])
     return sorted(names)
@@ -51,9 +48,9 @@ def crawl_status(client: Any, spider: str) -> CrawlStatus:
     keys = FrontierKeys(spider)
     workers = []
     for worker, raw in sorted(client.hgetall(keys.workers).items()):
-        name = _text(worker)
+        name = text(worker)
         try:
-            noted = json.loads(_text(raw))
+            noted = json.loads(text(raw))
         except ValueError:
             noted = {}
         workers.append(
@@ -73,5 +70,5 @@ def crawl_status(client: Any, spider: str) -> CrawlStatus:
 def clear_crawl(client: Any, spider: str) -> int:
     """Delete everything of ``spider``'s crawl; the number of keys deleted."""
     keys = FrontierKeys(spider)
-    workers = [_text(worker) for worker in client.hkeys(keys.workers)]
+    workers = [text(worker) for worker in client.hkeys(keys.workers)]
     return int(client.delete(*keys.all_keys(workers)))

@@ -19,9 +19,9 @@ import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 from crawler.ops.frontier_keys import run_lock
+from crawler.ops.redis_client import open_redis, text
 
 logger = logging.getLogger(__name__)
 
@@ -44,19 +44,13 @@ class LockUnavailable(RuntimeError):
     """Redis could not be asked for the lock."""
 
 
-def _client(url: str) -> Any:
-    import redis
-
-    return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
-
-
 @contextlib.contextmanager
 def redis_run_lock(url: str, spider: str) -> Iterator[bool]:
     """Hold the cross-machine lock of ``spider``'s scheduled run; yields False if another
     machine (or process) holds it. Raises :class:`LockUnavailable` if Redis cannot answer."""
     import redis
 
-    client = _client(url)
+    client = open_redis(url, ping=False)
     key = run_lock(spider)
     token = f"{socket.gethostname()} pid {os.getpid()}, started "
     token += f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} [{uuid.uuid4().hex[:8]}]"
@@ -97,7 +91,7 @@ def redis_run_lock(url: str, spider: str) -> Iterator[bool]:
 def redis_lock_holder(url: str, spider: str) -> str:
     """Who holds ``spider``'s cross-machine lock, as it noted itself ("" if unknown)."""
     try:
-        value = _client(url).get(run_lock(spider))
+        value = open_redis(url, ping=False).get(run_lock(spider))
     except Exception:  # a courtesy for the message only
         return ""
-    return value.decode() if isinstance(value, bytes) else str(value or "")
+    return text(value) if value else ""

@@ -60,6 +60,8 @@ class SharedHostSlots:
         self.server = server
         self._acquire = server.register_script(_ACQUIRE)
         self._owner = uuid.uuid4().hex[:8]
+        #: (host, member) of slots Redis was away to take back.
+        self._unreleased: list[tuple[str, str]] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SharedHostSlots:
@@ -91,6 +93,7 @@ class SharedHostSlots:
     def _try_acquire(self, host: str, member: str) -> bool:
         now = time.time()
         try:
+            self._give_back_unreleased()
             taken = self._acquire(
                 keys=[host_slots(host), host_next(host)],
                 args=[
@@ -114,5 +117,21 @@ class SharedHostSlots:
         host, member = slot
         try:
             self.server.zrem(host_slots(host), member)
-        except Exception as exc:  # it expires by itself
-            logger.warning("Could not give back the host slot for %s (%s)", host, exc)
+        except Exception as exc:
+            # Given back before the next slot is taken; left to expire, it would hold the
+            # host's concurrency down for DOWNLOAD_TIMEOUT + 30 s after Redis comes back.
+            logger.warning("Could not give back the host slot for %s yet (%s)", host, exc)
+            self._unreleased.append(slot)
+
+    def _give_back_unreleased(self) -> None:
+        # Runs in the threads of concurrent acquisitions: each entry is popped by one only.
+        while self._unreleased:
+            try:
+                host, member = self._unreleased.pop()
+            except IndexError:
+                return
+            try:
+                self.server.zrem(host_slots(host), member)
+            except Exception:
+                self._unreleased.append((host, member))
+                raise

@@ -1,8 +1,8 @@
 """SharedScheduler: scrapy-redis's scheduler, adapted to Scrapy 2.19 and to workers that die.
 
-What is taken from scrapy-redis 0.9.1 as it is: the connection from settings
-(``scrapy_redis.connection``), the sorted-set priority queue's encoding (requests pickled with
-``Request.to_dict``), the duplicate filter (``RFPDupeFilter``: a Redis set of fingerprints).
+What is taken from scrapy-redis 0.9.1 as it is: the sorted-set priority queue's encoding
+(requests pickled with ``Request.to_dict``), the duplicate filter (``RFPDupeFilter``: a Redis
+set of fingerprints).
 What is ours, because 0.9.1 does not do it:
 
 - **No spider argument** to stats calls (deprecated in Scrapy 2.19, upstream issue #305).
@@ -12,8 +12,10 @@ What is ours, because 0.9.1 does not do it:
   ``settling``, and deletes those whose records the archive pipeline has settled (written,
   spooled or lost: ``archive/settled`` caught up with ``archive/received`` as it was when the
   callback ended). It also puts back what dead workers (heartbeat expired) had taken.
-- **Redis may go away.** A push that fails waits in memory and is retried every heartbeat; a
-  pop that fails returns nothing for now. With Redis persistence on (``appendonly yes``), a
+- **Redis may go away.** A push that fails waits in memory and is retried every heartbeat
+  (through the seen set first if it had not been checked against it, so two workers that found
+  the same link while Redis was away still queue it once); a pop that fails returns nothing
+  for now. With Redis persistence on (``appendonly yes``), a
   restarted Redis gives back the queue, the seen set and the taken requests.
 - **The crawl ends when the frontier is empty for everyone**, not when one worker's local
   queue is: an idle worker stays open while the queue holds requests, while a live worker
@@ -38,36 +40,27 @@ from redis.exceptions import RedisError
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider
-from scrapy_redis import connection
 from scrapy_redis.dupefilter import RFPDupeFilter
 from twisted.internet.task import LoopingCall
 
 from crawler import stats_keys
+from crawler.archive.redaction import redact_uri
 from crawler.components.frontier.config import FrontierConfig, FrontierUnavailable
 from crawler.components.frontier.taking_queue import TakingQueue
 from crawler.ops.frontier_keys import FrontierKeys
+from crawler.ops.redis_client import RedisUnreachable, open_redis, text
 
 logger = logging.getLogger(__name__)
 
 
 def connect(config: FrontierConfig) -> Any:
     """A client for ``REDIS_URL``, checked with a ``PING``; raises :class:`FrontierUnavailable`."""
-    server = connection.get_redis(url=config.redis_url, socket_connect_timeout=5, socket_timeout=30)
     try:
-        server.ping()
-    except RedisError as exc:
+        return open_redis(config.redis_url, socket_timeout=30)
+    except RedisUnreachable as exc:
         raise FrontierUnavailable(
-            f"The shared frontier at {redacted(config.redis_url)} is unreachable ({exc}); "
-            "start Redis or unset REDIS_URL"
+            f"The shared frontier at {exc}; start Redis or unset REDIS_URL"
         ) from exc
-    return server
-
-
-def redacted(url: str) -> str:
-    """``url`` without its password."""
-    scheme, _, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    return f"{scheme}://***@{host}" if at and credentials else url
 
 
 class SharedScheduler:
@@ -83,7 +76,8 @@ class SharedScheduler:
         self.keys: FrontierKeys
         self.queue: TakingQueue
         self.seen: RFPDupeFilter
-        self._unpushed: list[Request] = []
+        #: Requests Redis could not take yet, each with whether the seen set already has it.
+        self._unpushed: list[tuple[Request, bool]] = []
         #: token -> request, for requests taken and not yet out of the engine.
         self._taken: dict[str, Request] = {}
         #: (token, ``archive/received`` when its callback ended), oldest first.
@@ -122,7 +116,7 @@ class SharedScheduler:
         self._heartbeat = LoopingCall(self._beat)
         self._heartbeat.start(self.config.heartbeat_seconds, now=False)
         logger.info(
-            "Shared frontier at %s, worker %s", redacted(self.config.redis_url), self.worker
+            "Shared frontier at %s, worker %s", redact_uri(self.config.redis_url), self.worker
         )
 
     def close(self, reason: str) -> None:
@@ -157,14 +151,16 @@ class SharedScheduler:
             return False
 
     def enqueue_request(self, request: Request) -> bool:
+        checked = request.dont_filter
         try:
-            if not request.dont_filter and self.seen.request_seen(request):
+            if not checked and self.seen.request_seen(request):
                 self.stats.inc_value(stats_keys.FRONTIER_DUPLICATES)
                 return False
+            checked = True
             self.queue.push(request)
         except RedisError as exc:
             self._redis_error("queueing a request", exc)
-            self._unpushed.append(request)  # pushed (seen-set aside) at the next heartbeat
+            self._unpushed.append((request, checked))  # pushed at a later heartbeat
         self.stats.inc_value(stats_keys.FRONTIER_ENQUEUED)
         self.stats.inc_value(stats_keys.SCHEDULER_ENQUEUED)
         return True
@@ -197,6 +193,7 @@ class SharedScheduler:
             self._settle_finished()
             self._acknowledge_settled()
             self._requeue_dead_workers()
+            self._wake_engine_if_work_waits()
         except RedisError as exc:
             self._redis_error("the heartbeat", exc)
         else:
@@ -208,13 +205,15 @@ class SharedScheduler:
                 self._redis_down_since = None
 
     def _push_waiting(self) -> None:
-        if self._unpushed:
-            waiting, self._unpushed = self._unpushed, []
-            try:
-                self.queue.push_many(waiting)
-            except RedisError:
-                self._unpushed = waiting + self._unpushed
-                raise
+        """Queue what Redis could not take before, in order, stopping at the first failure."""
+        while self._unpushed:
+            request, checked = self._unpushed[0]
+            if not checked and self.seen.request_seen(request):
+                self.stats.inc_value(stats_keys.FRONTIER_DUPLICATES)
+            else:
+                self._unpushed[0] = (request, True)
+                self.queue.push(request)
+            del self._unpushed[0]
 
     def _settle_finished(self, *, everything: bool = False) -> None:
         """Requests the engine is done with (callback ended) wait for their records only."""
@@ -238,10 +237,25 @@ class SharedScheduler:
             self._settling = self._settling[len(safe) :]
             self.stats.inc_value(stats_keys.FRONTIER_ACKED, len(safe))
 
+    def _peers(self) -> list[tuple[str, bool, int]]:
+        """Every other worker of the crawl: (name, heartbeat fresh, requests taken), read in
+        two round trips however many workers there are."""
+        names = [text(worker) for worker in self.server.hkeys(self.keys.workers)]
+        names = [name for name in names if name != self.worker]
+        if not names:
+            return []
+        pipe = self.server.pipeline(transaction=False)
+        for name in names:
+            pipe.exists(self.keys.alive(name))
+            pipe.hlen(self.keys.taken(name))
+        replies = pipe.execute()
+        return [
+            (name, bool(replies[2 * i]), int(replies[2 * i + 1])) for i, name in enumerate(names)
+        ]
+
     def _requeue_dead_workers(self) -> None:
-        for worker in self.server.hkeys(self.keys.workers):
-            name = worker.decode() if isinstance(worker, bytes) else str(worker)
-            if name == self.worker or self.server.exists(self.keys.alive(name)):
+        for name, alive, _ in self._peers():
+            if alive:
                 continue
             moved = self.queue.requeue_dead(name)
             if moved > 0:
@@ -253,19 +267,21 @@ class SharedScheduler:
                 )
                 self.stats.inc_value(stats_keys.FRONTIER_REQUEUED, moved)
 
+    def _wake_engine_if_work_waits(self) -> None:
+        # An idle engine asks the scheduler again only on its own 5 s heartbeat; work that
+        # another worker queued (or a dead one left) starts within one of ours instead.
+        # ``_slot.nextcall`` is Scrapy 2.19's private wake-up, as ``inprogress`` above.
+        engine = self.crawler.engine
+        slot = getattr(engine, "_slot", None) if engine is not None else None
+        nextcall = getattr(slot, "nextcall", None)
+        if nextcall is not None and not self._taken and len(self.queue):
+            nextcall.schedule()
+
     # --- ending the crawl together ------------------------------------------------------------
 
     def _others_at_work(self) -> bool:
         """Whether any other worker has requests in its callbacks, or a dead one's wait."""
-        for worker in self.server.hkeys(self.keys.workers):
-            name = worker.decode() if isinstance(worker, bytes) else str(worker)
-            if name == self.worker:
-                continue
-            if self.server.hlen(self.keys.taken(name)) or not self.server.exists(
-                self.keys.alive(name)
-            ):
-                return True
-        return False
+        return any(taken or not alive for _, alive, taken in self._peers())
 
     def _keep_open_while_others_work(self) -> None:
         try:
