@@ -196,6 +196,8 @@ PAGES_ERRORS: Final = "pages/errors"
 PAGES_REPLAYED: Final = "pages/replayed"
 PAGES_CORRUPT_LINES: Final = "pages/corrupt_lines"
 PAGES_REPLAY_FAILED_FILES: Final = "pages/replay_failed_files"
+#: Posts of the WordPress REST API kept as pages of their own (``format`` ``wp-post``).
+PAGES_WP_POSTS: Final = "pages/wp_posts"
 
 
 def pages_count(name: str) -> str:

@@ -2,9 +2,11 @@
 
 ``scrapy crawl news -a url=https://publisher.example/`` crawls a site nobody described: its
 config is :func:`crawler.sites.publisher_config.zero_config` (``source`` named after the host,
-no region, WIB). Every config in ``crawler/sites/publishers/*.toml`` becomes a spider of its
-own name, built below like the ANTARA desks' (:mod:`spiders.antara`). All take the arguments
-of :mod:`spiders.base` (``base_url``, ``since``, ``until``, ``refresh``, ``max_pages``).
+no region, times printed without a zone read in WIB, ``ZERO_CONFIG_TIMEZONE``; ``-a
+timezone=Asia/Makassar`` names another IANA zone). Every config in
+``crawler/sites/publishers/*.toml`` becomes a spider of its own name, built below like the
+ANTARA desks' (:mod:`spiders.antara`). All take the arguments of :mod:`spiders.base`
+(``base_url``, ``since``, ``until``, ``refresh``, ``max_pages``).
 
 Navigation only; what to read and how is :mod:`crawler.discovery`, the records are
 :class:`crawler.sites.generic.GenericSite`'s. The methods are tried in the order of
@@ -13,12 +15,13 @@ Navigation only; what to read and how is :mod:`crawler.discovery`, the records a
 1. ``wp_api``: the home page's ``<link rel="https://api.w.org/">`` (or ``Link`` header), else
    ``/wp-json/``; then ``wp/v2/posts`` 100 at a time, newest first, page after page (the next
    is asked for once a page has arrived, so an incremental run stops early). Each post is a
-   record (``GenericSite.parse_wp_post``); no article page is downloaded, so the raw page
-   archive gets nothing from this method (the posts' JSON is not an article page ``reparse``
-   could read). Incremental: ``modified_after=`` the newest ``modified_at``/``published_at``
-   archived for the source (:meth:`ArchiveAwareMiddleware.newest_change`), and posts not
-   changed since are skipped even if the server ignores the filter; ``since``/``until`` become
-   ``after=``/``before=``. Used once page 1 is a JSON list, even an empty one (nothing new).
+   record (``GenericSite.parse_wp_post``); no article page is downloaded: the raw page archive
+   keeps each post's JSON under its article's URL instead (``format`` ``wp-post``), and
+   ``reparse`` rebuilds the record from it. Incremental: ``modified_after=`` the newest
+   ``modified_at``/``published_at`` archived for the source
+   (:meth:`ArchiveAwareMiddleware.newest_change`), and posts not changed since are skipped
+   even if the server ignores the filter; ``since``/``until`` become ``after=``/``before=``.
+   Used once page 1 is a JSON list, even an empty one (nothing new).
 2. ``sitemap``: robots.txt's ``Sitemap:`` lines and the config's sitemaps, else
    ``/sitemap.xml``, ``/sitemap_index.xml``, ``/news-sitemap.xml`` one after the other;
    indexes are followed (up to ``max_pages`` sitemaps per index).
@@ -58,10 +61,12 @@ class ZeroConfigSpider(PublisherSpider):
     #: Without them it cannot run: ``run --all`` leaves it out (crawler.ops.run_all).
     required_arguments: ClassVar[tuple[str, ...]] = ("url",)
 
-    def __init__(self, *args: Any, url: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, url: str | None = None, timezone: str | None = None, **kwargs: Any
+    ) -> None:
         if not url:
             raise ValueError("news needs the publisher's home page: -a url=https://host/")
-        config = zero_config(url)
+        config = zero_config(url, timezone)  # ConfigError (a ValueError) for a bad one
         site = GenericSite(config)
         # The base class reads these as class attributes (a desk spider is a class per site);
         # here the site is an argument, so they are this instance's own.
@@ -95,6 +100,9 @@ def spider_class(config: PublisherConfig) -> type[PublisherSpider]:
         "parser": site,
         "live_origin": config.origin,
         "timezone": config.timezone,
+        # A third party's site: `run --all` leaves it out; named, or with --publishers, it
+        # runs (crawler.ops.run_all.PUBLISHERS_GROUP).
+        "run_group": "publishers",
     }
     return cast(type[PublisherSpider], type(class_name(config), (PublisherSpider,), attributes))
 

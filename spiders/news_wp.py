@@ -3,6 +3,8 @@
 Split from the discovery walk it belongs to because it is the one method that makes records
 itself: each post of ``wp/v2/posts?_embed=1`` is parsed by
 :meth:`crawler.sites.generic.GenericSite.parse_wp_post`, and no article page is requested.
+The requests are marked ``meta["wp_posts"]``: the page archive keeps each post's JSON under its
+article's URL (:mod:`crawler.components.page_archive`), for ``reparse``.
 See :mod:`spiders.news` for the method order, the incremental queries and the stats.
 """
 
@@ -61,7 +63,12 @@ class WordPressPosts(NewsSpider):
             callback=self.parse_posts,
             errback=self.posts_failed,
             cb_kwargs={"page": page, "api_root": api_root},
-            meta={"listing": "wp-api", "listing_page": page, "discovery": WP_API},
+            meta={
+                "listing": "wp-api",
+                "listing_page": page,
+                "discovery": WP_API,
+                "wp_posts": True,  # the page archive keeps each post (components.page_archive)
+            },
         )
 
     def posts_failed(self, failure: Failure) -> Iterator[Request]:
@@ -153,9 +160,4 @@ class WordPressPosts(NewsSpider):
     def _live_json(self, response: Response) -> str:
         """The API page's text with a mirror's link rewriting undone, JSON's escaped
         slashes (``https:\\/\\/host``) included."""
-        text = response_text(response)
-        if not self.mirror_origin:
-            return text
-        escaped = self.mirror_origin.replace("/", "\\/")
-        text = text.replace(escaped, self.live_origin.replace("/", "\\/"))
-        return text.replace(self.mirror_origin, self.live_origin)
+        return wordpress.live_json(response_text(response), self.mirror_origin, self.live_origin)

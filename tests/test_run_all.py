@@ -1,5 +1,8 @@
 """``python -m crawler run --all`` / ``run 'PATTERN'``: several desks in one crawl process.
 
+``--all`` and wildcards select the ANTARA spiders only; a configured publisher's spider runs
+when named or with ``--publishers`` (tested without a crawl, with every lock held).
+
 The scenario runs the real command against generated desk mirrors (:mod:`tests.desk_mirrors`,
 one port per desk, i.e. one host each) and the session's MongoDB server; the pieces it is made
 of (the stats lines per spider, per-crawler log counts, argument routing) are tested below it
@@ -32,6 +35,8 @@ from crawler.ops.run_all import matching_spiders, split_arguments
 from crawler.ops.run_record import CRAWL_RUNS
 from crawler.ops.runner import EX_TEMPFAIL, load_settings, lock_path, spider_lock
 from crawler.ops.stats_handoff import StatsPipe
+from crawler.sites.antara_desks import DESKS as DESK_ROWS
+from crawler.sites.publisher_config import shipped_configs
 from tests.desk_mirrors import EXPECTED_PATHS, DeskMirror
 from tests.mirror import FAST_SETTINGS, REPO_DIR, free_port
 
@@ -166,6 +171,7 @@ def run_in_process(*args: str) -> Result:
 
 def test_every_desk_locked_exits_75_without_crawling(tmp_path: Path) -> None:
     spiders = matching_spiders(load_settings([]), ["*"])
+    assert len(spiders) == 34 and all(name.startswith("antara_") for name in spiders)
     with held_locks(tmp_path / "data", spiders) as locks:
         assert all(locks)
         done = run_in_process(
@@ -175,6 +181,57 @@ def test_every_desk_locked_exits_75_without_crawling(tmp_path: Path) -> None:
     assert "Every spider matching * is being crawled by another run" in done.stderr
     assert done.stdout.count("; skipping ") == len(spiders)
     assert not (tmp_path / "logs").exists()
+
+
+def test_all_is_the_antara_spiders_and_publishers_run_only_when_asked_for() -> None:
+    """A configured publisher is a third party's site: no wildcard and no --all crawls it."""
+    settings = load_settings([])
+    publishers = sorted(shipped_configs())
+    assert {"tabengan", "prokalteng", "kalteng_tribunnews", "borneonews"} <= set(publishers)
+    desks = matching_spiders(settings, ["*"])
+    assert desks == sorted(desk.spider_name for desk in DESK_ROWS)
+    assert not set(desks) & {*publishers, "news"}
+    assert matching_spiders(settings, [], publishers=True) == publishers
+    assert matching_spiders(settings, ["*"], publishers=True) == sorted(desks + publishers)
+    assert matching_spiders(settings, ["antara_kalteng", "tabengan"]) == [
+        "antara_kalteng",
+        "tabengan",
+    ]
+    assert matching_spiders(settings, ["tab*", "*news*"]) == []
+
+
+def test_publishers_run_with_their_option_and_one_by_its_name(tmp_path: Path) -> None:
+    data = ["-s", f"DATA_DIR={tmp_path / 'data'}", "-s", f"LOG_DIR={tmp_path / 'logs'}"]
+    publishers = sorted(shipped_configs())
+    desks = matching_spiders(load_settings([]), ["*"])
+    with held_locks(tmp_path / "data", [*desks, *publishers]) as locks:
+        assert all(locks)
+        alone = run_in_process("--publishers", *data)
+        both = run_in_process("--all", "--publishers", *data)
+        named = run_in_process("tabengan", *data)
+    # Every one was locked, so nothing crawled: what each run would have crawled is named.
+    assert alone.exit_code == EX_TEMPFAIL, alone.output
+    assert [line.rsplit(" ", 1)[-1] for line in alone.stdout.splitlines()] == [
+        f"{name}." for name in publishers
+    ]
+    assert "Every spider matching --publishers is being crawled" in alone.stderr
+    assert both.exit_code == EX_TEMPFAIL, both.output
+    assert both.stdout.count("; skipping ") == len(desks) + len(publishers)
+    assert "Every spider matching * --publishers is being crawled" in both.stderr
+    # One publisher by its name is a single run, as for a desk.
+    assert named.exit_code == EX_TEMPFAIL, named.output
+    assert "Another tabengan run is active" in named.stderr
+    assert "not starting a second one" in named.stderr
+    assert not (tmp_path / "logs").exists()
+
+
+def test_a_wildcard_for_a_publisher_says_how_to_crawl_one(tmp_path: Path) -> None:
+    done = run_in_process("tab*", "-s", f"DATA_DIR={tmp_path / 'data'}")
+    assert done.exit_code == 2
+    assert "No spider matches tab* (spiders: antara_aceh, " in done.stderr
+    assert "a publisher's spider matches only its own name, or --publishers" in done.stderr
+    neither = run_in_process("-s", f"DATA_DIR={tmp_path / 'data'}")
+    assert neither.exit_code == 2 and "or --all, or --publishers" in neither.stderr
 
 
 def test_no_matching_spider_or_a_stray_spider_argument_is_a_usage_error(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """Writing raw pages to ``pages`` without losing one.
 
-The fields are described in :mod:`crawler.components.page_archive`.
+The fields are described in :mod:`crawler.components.page_archive`; one document's fields are
+built and read back by :mod:`crawler.archive.page_doc` (re-exported here).
 
 Pure pymongo (no Scrapy); :class:`PageStore` runs in the page archive middleware's worker
 thread, one call at a time.
@@ -29,13 +30,11 @@ refused, each logged), ``pages/batches``, ``pages/spooled``, ``pages/lost``,
 
 from __future__ import annotations
 
-import gzip
 import logging
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,51 +46,16 @@ from pymongo.errors import BulkWriteError, ConnectionFailure
 
 from crawler import stats_keys
 from crawler.archive.location import ArchiveConnection
+from crawler.archive.page_doc import KEPT_HEADERS as KEPT_HEADERS
+from crawler.archive.page_doc import page_fields as page_fields
+from crawler.archive.page_doc import page_html as page_html
 from crawler.archive.server import EmbeddedServerError
 from crawler.archive.spool import ReplayResult, Spool
 from crawler.archive.store import DUPLICATE_KEY, MAX_RECORD_BYTES, RECORD_ERRORS, ArchiveResult
-from crawler.extract.decode import decode_html
 
 logger = logging.getLogger(__name__)
 
 PAGES = "pages"
-KEPT_HEADERS = ("content-type", "last-modified", "etag", "content-length")
-
-
-def page_fields(
-    *,
-    source: str | None,
-    status: int,
-    body: bytes,
-    headers: Mapping[str, str],
-    encoding: str | None,
-    fetched_at: datetime,
-) -> Doc:
-    """The ``$set`` recording one fetch of a page (a non-2xx fetch keeps the stored body)."""
-    fields: Doc = {"source": source, "last_status": status, "last_fetched_at": fetched_at}
-    if 200 <= status < 300:
-        compressed = gzip.compress(body, compresslevel=6)
-        fields.update(
-            fetched_at=fetched_at,
-            status=status,
-            headers={k: v for k, v in headers.items() if k in KEPT_HEADERS},
-            encoding=encoding,
-            size=len(body),
-            compression="gzip",
-            body=compressed,
-        )
-    return fields
-
-
-def page_html(doc: Mapping[str, Any]) -> str:
-    """The stored page's HTML: decompressed, and decoded as the spider decodes it
-    (:func:`crawler.extract.decode.decode_html`, given the encoding the response declared)."""
-    body = bytes(doc["body"])
-    if doc.get("compression") == "gzip":
-        body = gzip.decompress(body)
-    return decode_html(body, doc.get("encoding"))
-
-
 Doc = dict[str, Any]
 Page = tuple[
     str, Doc

@@ -1,15 +1,21 @@
 """Rebuild archive records from the raw page archive, without touching the network.
 
 After a parser fix, :func:`reparse_pages` runs each stored page (``pages``, see
-:mod:`crawler.components.page_archive`) through its site's parser
-(``crawler.sites.site_for(source)``) and
+:mod:`crawler.components.page_archive`) through its site's parser and
 :func:`crawler.extract.normalize.normalize_article`, drops records missing a required field
-(counted by
-reason, as the validate pipeline does), and archives the rest with
+(counted by reason, as the validate pipeline does), and archives the rest with
 :func:`crawler.archive.archive_batch` in batches, so versions follow the core rules: an
 unchanged record only gets ``last_seen_at``; a changed one becomes version + 1 with the old
 version kept in ``article_versions``. ``crawled_at`` is the page's ``fetched_at``: the record
 says what the page said when it was fetched.
+
+The parser (:func:`site_of`) is the source's (``crawler.sites.site_for(source)``: a desk, a
+shipped publisher config); a source no site module knows, as a zero-config crawl's
+(``scrapy crawl news -a url=...``), is read by the site of the page's URL
+(``crawler.sites.site_for_url``: the zero-config generic site of its host, as the ``news``
+spider builds it), in the zone the page was crawled in (its ``timezone``). A page of ``format``
+``wp-post`` (a WordPress REST API post, :mod:`crawler.archive.page_doc`) goes through the
+site's ``parse_wp_post``, an HTML page through ``parse_article``.
 
 Pure pymongo, no Scrapy: ``python -m crawler reparse`` (:mod:`crawler.cli.reparse`) calls it.
 """
@@ -19,17 +25,21 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from pymongo.database import Database
 
-from crawler.archive.page_store import PAGES, page_html
+from crawler.archive.page_doc import WP_POST, page_format, page_html, page_post
+from crawler.archive.page_store import PAGES
 from crawler.archive.store import ArchiveResult, archive_batch
+from crawler.extract.layers import ParsedArticle
 from crawler.extract.normalize import normalize_article
 from crawler.items import Article, drop_reason, missing_required
-from crawler.sites import site_for
+from crawler.sites import SITES, site_for, site_for_url
+from crawler.sites.antara import AntaraSite
+from crawler.sites.generic import GenericSite
 
 logger = logging.getLogger(__name__)
 
@@ -100,13 +110,35 @@ def _pages(db: Database[Doc], query: Doc) -> Iterator[Doc]:
     yield from db[PAGES].find(query, projection, batch_size=100).sort("url", 1)
 
 
+def site_of(page: Mapping[str, Any]) -> AntaraSite | GenericSite:
+    """The parser of a stored page (see the module docstring)."""
+    source = str(page.get("source"))
+    if source in SITES:
+        return site_for(source)
+    site = site_for_url(str(page["url"]))
+    zone = page.get("timezone")
+    if isinstance(site, GenericSite) and isinstance(zone, str) and zone != site.timezone:
+        # A zero-config crawl run with -a timezone=...: read the page as it was read then.
+        site = GenericSite(replace(site.config, timezone=zone))
+    return site
+
+
+def parse_page(page: Mapping[str, Any]) -> tuple[AntaraSite | GenericSite, ParsedArticle]:
+    """The site of a stored page and what its parser reads in it (HTML or a REST API post)."""
+    site = site_of(page)
+    if page_format(page) == WP_POST:
+        if not isinstance(site, GenericSite):
+            raise ValueError(f"{site!r} has no parser for {WP_POST} pages")
+        return site, site.parse_wp_post(page_post(page))
+    return site, site.parse_article(page_html(page), str(page["url"]))
+
+
 def _record(page: Mapping[str, Any], result: ReparseResult) -> Doc | None:
     """The normalised, valid record of one page, or None (counted); page times without a zone
-    are read in the zone of the page's desk, as in a crawl."""
+    are read in the zone of the page's site, as in a crawl."""
     url = str(page["url"])
     try:
-        site = site_for(str(page.get("source")))
-        parsed = site.parse_article(page_html(page), url)
+        site, parsed = parse_page(page)
         article: Article = parsed.article
         article.url = article.url or url
         article.source = article.source or page.get("source")

@@ -1,7 +1,8 @@
 """``python -m crawler reparse``: rebuild records from stored pages after a parser fix.
 
 No network: pages come from the ``pages`` collection (:mod:`crawler.components.page_archive`); see
-:mod:`crawler.archive.reparse` for what is archived and how versions change.
+:mod:`crawler.archive.reparse` for which parser reads each page (a desk's, a publisher
+config's, the zero-config generic site's), what is archived and how versions change.
 """
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ import click
 from crawler.archive.query_filter import parse_when
 from crawler.archive.reparse import DEFAULT_BATCH_SIZE, reparse_pages
 from crawler.cli.options import ArchiveCommand, ArchiveOptions
-from crawler.sites import SITES
+from crawler.sites.host_names import NAME_PATTERN
+
+
+def _source(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not NAME_PATTERN.fullmatch(value):
+        raise click.BadParameter(f"{value!r} is not a source name ([a-z][a-z0-9_]*)")
+    return value
 
 
 def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
@@ -28,9 +35,10 @@ def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> dat
 @click.command(cls=ArchiveCommand)
 @click.option(
     "--source",
-    type=click.Choice(sorted(SITES)),
+    callback=_source,
     metavar="SOURCE",
-    help="Only pages of this spider, e.g. antara_kalsel (default: every source with a parser).",
+    help="Only pages of this source, e.g. antara_kalsel, tabengan, or a zero-config crawl's "
+    "(named after its host: kabar_sampit_example). Default: every stored page.",
 )
 @click.option(
     "--since",

@@ -1,6 +1,7 @@
 """``python -m crawler run SPIDER``: one scheduled crawl (see :mod:`crawler.ops.runner`);
 ``run --all``, ``run 'PATTERN'`` or ``run SPIDER SPIDER...``: several spiders in one crawl
-(:mod:`crawler.ops.run_all`).
+(:mod:`crawler.ops.run_all`). ``--all`` is every ANTARA desk; ``--publishers`` (alone, with
+``--all`` or with names) adds every configured publisher (``crawler/sites/publishers/``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,15 @@ def _pairs(values: tuple[str, ...], what: str) -> list[tuple[str, str]]:
 @click.argument("spider", required=False)
 @click.argument("extra_args", nargs=-1, metavar="[SPIDER]... [NAME=VALUE]...")
 @click.option(
-    "--all", "all_spiders", is_flag=True, help="Crawl every spider of the project (as '*')."
+    "--all",
+    "all_spiders",
+    is_flag=True,
+    help="Crawl every ANTARA spider: desks, national, English (as '*'; no publisher's).",
+)
+@click.option(
+    "--publishers",
+    is_flag=True,
+    help="Also crawl every configured publisher (crawler/sites/publishers/*.toml).",
 )
 @click.option("-a", "spider_args", multiple=True, metavar="NAME=VALUE", help="Spider argument.")
 @click.option("-s", "settings", multiple=True, metavar="NAME=VALUE", help="Setting override.")
@@ -45,6 +54,7 @@ def run(
     spider: str | None,
     extra_args: tuple[str, ...],
     all_spiders: bool,
+    publishers: bool,
     spider_args: tuple[str, ...],
     settings: tuple[str, ...],
 ) -> None:
@@ -58,6 +68,10 @@ def run(
     spider is crawled in one process, in parallel, each under its own lock, with its own
     log, record and summary line; a spider another run is crawling is skipped.
     SPIDER:NAME=VALUE passes an argument to that spider only.
+
+    A publisher's spider (tabengan, prokalteng, ...) is crawled only when named
+    (`run tabengan`) or with --publishers (`run --all --publishers`): no wildcard and no
+    --all starts crawling a third-party site.
     """
     # Click gives the first word to SPIDER: a NAME=VALUE there is an argument.
     words = [word for word in (spider, *extra_args) if word is not None]
@@ -65,8 +79,10 @@ def run(
     extra_args = tuple(word for word in words if "=" in word)
     if all_spiders and names:
         raise click.UsageError("give either SPIDER names (or patterns) or --all, not both")
-    if not names and not all_spiders:
-        raise click.UsageError("missing SPIDER (a spider's name or a pattern), or --all")
+    if not names and not all_spiders and not publishers:
+        raise click.UsageError(
+            "missing SPIDER (a spider's name or a pattern), or --all, or --publishers"
+        )
     overrides = _pairs(settings, "-s")
     group = ctx.parent
     if group is not None:
@@ -76,6 +92,7 @@ def run(
             if value and source is ParameterSource.COMMANDLINE:
                 overrides.insert(0, (setting, str(value)))
     arguments = _pairs(extra_args, "NAME=VALUE") + _pairs(spider_args, "-a")
-    if len(names) == 1 and not _PATTERN_CHARACTERS & set(names[0]):
+    if len(names) == 1 and not publishers and not _PATTERN_CHARACTERS & set(names[0]):
         ctx.exit(runner.run(names[0], arguments, overrides))
-    ctx.exit(run_all.run_all(names or ["*"], arguments, overrides))
+    patterns = names or (["*"] if all_spiders else [])
+    ctx.exit(run_all.run_all(patterns, arguments, overrides, publishers=publishers))

@@ -8,8 +8,10 @@ with the number of articles, not of crawls; the records' own history is kept by 
   name, or its ``source`` attribute when it has one: ``news`` crawls for the publisher's);
 - ``fetched_at`` (UTC), ``status``, ``headers`` (``content-type``, ``last-modified``, ``etag``,
   ``content-length`` when sent), ``encoding`` (as declared), ``size`` (bytes of HTML),
-  ``compression`` (``"gzip"``), ``body`` (the gzip-compressed HTML, as the live site serves it:
-  a mirror's link rewriting is undone) — all from the latest 2xx fetch;
+  ``format`` (``"html"``, or ``"wp-post"`` below; :mod:`crawler.archive.page_doc`),
+  ``timezone`` (the spider's zone for times printed without one), ``compression``
+  (``"gzip"``), ``body`` (the gzip-compressed HTML, as the live site serves it: a mirror's link
+  rewriting is undone) — all from the latest 2xx fetch;
 - ``last_status``, ``last_fetched_at``: the latest fetch of any status. A 404/410 never
   overwrites a stored body; :mod:`crawler.components.incremental` reads these to skip gone links.
 
@@ -23,10 +25,19 @@ pages are spooled in ``DATA_DIR/spool/pages/`` while the database is unreachable
 when it answers again (checked every ``ARCHIVE_RETRY_SECONDS``, and once more at close), as
 the article pipeline does; see :mod:`crawler.archive.page_store`.
 
+A page of the WordPress REST API's posts (a request marked ``meta["wp_posts"]``, see
+:mod:`spiders.news_wp`) holds up to 100 articles and no article page is downloaded for them:
+each post is kept as a page of its own, under its article's URL
+(:func:`crawler.sites.generic.wordpress.post_url`), its JSON alone as the body (UTF-8,
+``content-type`` ``application/json``, ``format`` ``"wp-post"``), so ``reparse`` rebuilds
+those records as it rebuilds the others. The API page waits for its posts' writes as an article
+page waits for its own.
+
 Settings (read once, defaults in :mod:`crawler.settings`): ``PAGE_ARCHIVE_ENABLED``,
 ``PAGE_ARCHIVE_BATCH_SIZE`` (pages per bulk write, at least 1), and the archive's location
 with ``ARCHIVE_RETRY_SECONDS`` (:class:`crawler.archive.location.ArchiveLocation`).
-Stats: ``pages/stored`` (only pages the server acknowledged), ``pages/gone``, ``pages/batches``,
+Stats: ``pages/stored`` (only pages the server acknowledged, posts included),
+``pages/wp_posts`` (posts prepared as pages), ``pages/gone``, ``pages/batches``,
 ``pages/bytes`` (compressed), ``pages/errors`` (a page that could not be prepared, or that the
 server refused; each logged), ``pages/spooled``, ``pages/replayed``, ``pages/lost`` (neither
 the server nor the spool could take it; logged as an error) and the others listed in
@@ -47,9 +58,14 @@ from scrapy.http import Request, Response, TextResponse
 
 from crawler import stats_keys
 from crawler.archive.location import ArchiveConnection, ArchiveLocation
+from crawler.archive.page_doc import wp_post_fields
 from crawler.archive.page_store import KEPT_HEADERS, Page, PageStore, page_fields
 from crawler.archive.store import utc_now
 from crawler.config import Settings, SettingsReader
+from crawler.discovery import wordpress
+from crawler.discovery.entries import DiscoveryError
+from crawler.extract.decode import decode_html
+from crawler.sites.generic.wordpress import post_url
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -115,19 +131,28 @@ class PageArchiveMiddleware:
             await asyncio.to_thread(self.store.close)
 
     async def process_response(self, request: Request, response: Response) -> Response:
-        if not request.meta.get("article"):
+        if not request.meta.get("article") and not request.meta.get("wp_posts"):
             return response
         try:
-            page = self._page_for(request, response)
+            if request.meta.get("article"):
+                pages = [self._page_for(request, response)]
+            else:
+                pages = self._post_pages(response)
+                self.stats.inc_value(stats_keys.PAGES_WP_POSTS, len(pages))
         except Exception:
             logger.exception("Could not prepare %s for the page archive", response.url)
             self.stats.inc_value(stats_keys.PAGES_ERRORS)
             return response
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((page, future))
+        if not pages:
+            return response
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[None]] = []
+        for page in pages:
+            futures.append(loop.create_future())
+            self._pending.append((page, futures[-1]))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain())
-        await future
+        await asyncio.gather(*futures)
         return response
 
     def _page_for(self, request: Request, response: Response) -> tuple[str, Doc]:
@@ -153,7 +178,36 @@ class PageArchiveMiddleware:
             headers=headers,
             encoding=encoding,
             fetched_at=utc_now(),
+            timezone=getattr(spider, "timezone", None),
         )
+
+    def _post_pages(self, response: Response) -> list[Page]:
+        """One page per post of a REST API page (see the module docstring); none for an
+        answer that is no list of posts (the spider counts that)."""
+        if not 200 <= response.status < 300:
+            return []
+        spider = self.crawler.spider
+        encoding = response.encoding if isinstance(response, TextResponse) else None
+        text = wordpress.live_json(
+            decode_html(response.body, encoding),
+            getattr(spider, "mirror_origin", None),
+            str(getattr(spider, "live_origin", "")),
+        )
+        try:
+            posts = wordpress.read_posts(text.encode("utf-8")).posts
+        except DiscoveryError:
+            return []
+        source = getattr(spider, "source", None) or getattr(spider, "name", None)
+        timezone, fetched_at = getattr(spider, "timezone", None), utc_now()
+        pages: list[Page] = []
+        for post in posts:
+            url = post_url(post)
+            if url:
+                fields = wp_post_fields(
+                    source=source, post=post, fetched_at=fetched_at, timezone=timezone
+                )
+                pages.append((url, fields))
+        return pages
 
     async def _drain(self) -> None:
         """Write pending pages, a batch at a time, until none are left."""

@@ -122,6 +122,17 @@ def read_posts(body: bytes) -> PostsPage:
     return PostsPage(posts, len(data) - len(posts))
 
 
+def live_json(text: str, mirror_origin: str | None, live_origin: str) -> str:
+    """An API page's text with a mirror's link rewriting undone: ``mirror_origin`` becomes
+    ``live_origin``, also where JSON escapes its slashes (``https:\\/\\/host``), as WordPress
+    does."""
+    if not mirror_origin:
+        return text
+    escaped = mirror_origin.replace("/", "\\/")
+    text = text.replace(escaped, live_origin.replace("/", "\\/"))
+    return text.replace(mirror_origin, live_origin)
+
+
 def total_pages(value: str | bytes | None) -> int | None:
     """``X-WP-TotalPages`` as a number; None when absent or not a number."""
     if isinstance(value, bytes):

@@ -3,8 +3,11 @@ matching spider crawled once, all in one crawl process.
 
 Cron's way to crawl a whole site family (every ANTARA desk) each hour. The spiders are
 Scrapy's spider list (``SpiderLoader.list()``) matched with :func:`fnmatch.fnmatchcase`
-against each pattern given (``--all`` is ``*``; a plain name matches itself; a spider that
-needs an argument, ``news``, only its own name). Per spider,
+against each pattern given (``--all`` is ``*``; a plain name matches itself). Two kinds of
+spider match only their own name, never a wildcard: one that needs an argument (``news``),
+and a configured publisher's (``run_group = "publishers"``, :mod:`spiders.news`: tabengan,
+prokalteng, ...), whose sites a cron'd ``--all`` must not start crawling just because a config
+was added; ``publishers=True`` (``run --publishers``) adds every one of those. Per spider,
 what ``run SPIDER`` does (:mod:`crawler.ops.runner`): its lock
 (``DATA_DIR/locks/<spider>.lock``, the same file, so a single run and an ``--all`` run never
 crawl one desk at once), its log (``LOG_DIR/<spider>/<UTC time>.log``), its ``crawl_runs``
@@ -74,23 +77,33 @@ from crawler.ops.runner import (
 from crawler.ops.stats_handoff import HandedBack, StatsPipe
 
 EXIT_USAGE = 2
+#: ``run_group`` of the configured publishers' spiders (spiders.news; ops is a floor below).
+PUBLISHERS_GROUP = "publishers"
 #: ``LOG_DIR/<this>/`` holds the combined logs of ``--all`` runs.
 COMBINED_LOG_DIR = "crawlall"
 #: crawler.commands.crawlall.SPIDER_LOG_FILES (ops is a floor below commands: no import).
 SPIDER_LOG_FILES = "CRAWLALL_LOG_FILES"
 
 
-def matching_spiders(settings: Settings, patterns: Sequence[str]) -> list[str]:
-    """The project's spiders whose name matches any of ``patterns`` (case-sensitive), sorted.
+def matching_spiders(
+    settings: Settings, patterns: Sequence[str], *, publishers: bool = False
+) -> list[str]:
+    """The project's spiders whose name matches any of ``patterns`` (case-sensitive), sorted;
+    with ``publishers``, every configured publisher's spider too.
 
     A spider that cannot run without an argument (``required_arguments``, e.g. ``news`` and
-    its ``url``) matches only a pattern that is its very name: ``--all`` means every site.
+    its ``url``) matches only a pattern that is its very name, and so does a publisher's
+    (``run_group`` :data:`PUBLISHERS_GROUP`) unless ``publishers``: ``--all`` means every
+    ANTARA site, not every site a config names.
     """
     loader = SpiderLoader.from_settings(settings)
 
     def matches(name: str) -> bool:
-        if getattr(loader.load(name), "required_arguments", ()):
+        spider = loader.load(name)
+        if getattr(spider, "required_arguments", ()):
             return name in patterns
+        if getattr(spider, "run_group", None) == PUBLISHERS_GROUP:
+            return publishers or name in patterns
         return any(fnmatchcase(name, pattern) for pattern in patterns)
 
     return sorted(name for name in loader.list() if matches(name))
@@ -118,17 +131,23 @@ def run_all(
     patterns: Sequence[str],
     spider_args: Sequence[tuple[str, str]] = (),
     overrides: Sequence[tuple[str, str]] = (),
+    *,
+    publishers: bool = False,
 ) -> int:
-    """Crawl every spider matching one of ``patterns`` once; returns the exit status (see
-    above)."""
+    """Crawl every spider matching one of ``patterns`` once (and, with ``publishers``, every
+    configured publisher's); returns the exit status (see above)."""
     settings = load_settings(overrides)
     data_dir = Path(settings.get("DATA_DIR")).resolve()
-    pattern = " ".join(patterns)
-    spiders = matching_spiders(settings, patterns)
+    pattern = " ".join([*patterns, *(["--publishers"] if publishers else [])])
+    spiders = matching_spiders(settings, patterns, publishers=publishers)
     unmatched = [p for p in patterns if not any(fnmatchcase(name, p) for name in spiders)]
-    if unmatched:
+    if unmatched or not spiders:
         known = ", ".join(sorted(SpiderLoader.from_settings(settings).list())) or "none"
-        print(f"No spider matches {' '.join(unmatched)} (spiders: {known}).", file=sys.stderr)
+        print(
+            f"No spider matches {' '.join(unmatched) or pattern} (spiders: {known}; a "
+            "publisher's spider matches only its own name, or --publishers).",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     try:
         shared, own = split_arguments(spider_args, spiders)

@@ -107,7 +107,8 @@ def site_for_url(url: str) -> AntaraSite | GenericSite:
 
 def timezone_for(source: str | None) -> str | None:
     """The IANA zone of the pages of ``source`` (its desk's or its config's), or None for an
-    unknown source."""
+    unknown source: a zero-config crawl's records get their spider's zone instead (WIB,
+    ``publisher_config.ZERO_CONFIG_TIMEZONE``, or ``-a timezone=``; pipelines.normalize)."""
     desk = DESKS_BY_SOURCE.get(source or "")
     if desk is not None:
         return desk.timezone

@@ -25,7 +25,8 @@ override the generic extraction layers::
 
 Every error (a TOML syntax error, an unknown key, a wrong type, a bad regex, zone or
 selector) is a :class:`ConfigError` whose message starts ``<file>:<line>:``. A site with no
-config at all gets :func:`zero_config`, named by :func:`source_name` from its host.
+config at all gets :func:`zero_config`, named by :func:`source_name` from its host, in
+:data:`ZERO_CONFIG_TIMEZONE` (WIB) unless told otherwise.
 
 Pure: no Scrapy, no network (the public suffix list is tldextract's bundled snapshot).
 """
@@ -39,7 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -52,6 +53,7 @@ from crawler.sites.host_names import NAME_PATTERN, domain_label, source_name
 __all__ = [
     "CONFIG_DIR",
     "SELECTOR_FIELDS",
+    "ZERO_CONFIG_TIMEZONE",
     "ConfigError",
     "Discovery",
     "PublisherConfig",
@@ -147,9 +149,21 @@ class PublisherConfig:
 _OTHER_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:(?!\d)", re.IGNORECASE)
 
 
-def zero_config(url: str) -> PublisherConfig:
+#: The zone of a site nobody described (:func:`zero_config`): WIB, since every publisher in
+#: scope is Indonesian and most of them (Java, Sumatra, West and Central Kalimantan) are in it.
+ZERO_CONFIG_TIMEZONE: Final = "Asia/Jakarta"
+
+
+def zero_config(url: str, timezone: str | None = None) -> PublisherConfig:
     """The config of a site nobody described: named after its host, site name = host, no
-    region, Indonesian, WIB."""
+    region, Indonesian, times printed without a zone read in ``timezone`` (an IANA zone;
+    default :data:`ZERO_CONFIG_TIMEZONE`, WIB). ConfigError for a URL that is not http(s) or a
+    zone that is not IANA's."""
+    zone = (timezone or "").strip() or ZERO_CONFIG_TIMEZONE
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"<timezone>:1: {zone!r} is not an IANA zone") from None
     url = url.strip()
     if "://" not in url and _OTHER_SCHEME.match(url):
         raise ConfigError(f"<url>:1: not an http(s) URL: {url!r}")
@@ -159,7 +173,10 @@ def zero_config(url: str) -> PublisherConfig:
     host = parts.hostname.lower().rstrip(".")
     port = f":{parts.port}" if parts.port else ""
     return PublisherConfig(
-        name=source_name(host), site_name=host, home_url=f"{parts.scheme}://{host}{port}/"
+        name=source_name(host),
+        site_name=host,
+        home_url=f"{parts.scheme}://{host}{port}/",
+        timezone=zone,
     )
 
 

@@ -115,6 +115,15 @@ def _yoast(post: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def post_url(post: Mapping[str, Any]) -> str | None:
+    """The canonical URL of the post's article (``link``, else ``guid``), or None when it has
+    no http(s) one: the records' ``url``, and the key the page archive keeps the post under."""
+    if not isinstance(post, Mapping):
+        return None
+    link = _text(post.get("link")) or _rendered(post, "guid") or ""
+    return canonical_url(link) if urlsplit(link).scheme in ("http", "https") else None
+
+
 def parse_wp_post(
     config: PublisherConfig, identity: SiteIdentity, post: Mapping[str, Any]
 ) -> ParsedArticle:
@@ -125,8 +134,7 @@ def parse_wp_post(
     fallbacks: list[str] = []
     problems: list[str] = []
     yoast = _yoast(post)
-    link = _text(post.get("link")) or _rendered(post, "guid") or ""
-    url = canonical_url(link) if urlsplit(link).scheme in ("http", "https") else None
+    url = post_url(post)
 
     paragraphs: list[str] = []
     byline: dict[str, str] = {}
