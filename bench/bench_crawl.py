@@ -34,7 +34,7 @@ REPO_DIR = Path(__file__).resolve().parent.parent
 if str(REPO_DIR) not in sys.path:
     sys.path.insert(0, str(REPO_DIR))
 
-from rss import PeakPoller, embedded_server_pid, vmhwm_kib  # noqa: E402
+from rss import PeakPoller, embedded_server_pid, is_scrapy_crawl, vmhwm_kib  # noqa: E402
 
 from tests.mirror import SITE_DIR, CrawlRun, MirrorServer, parse_stats, run_crawl  # noqa: E402
 
@@ -106,10 +106,11 @@ class Peaks:
 
 
 def classify(pid: int, cmdline: bytes) -> str | None:
-    """The crawl is the ``scrapy`` process; the server is found through its state file."""
-    if b"secantus" in cmdline:
+    """The crawl is the ``scrapy crawl`` process (by its arguments, :func:`rss.is_scrapy_crawl`);
+    the server is found through its state file."""
+    if b"secantus" in cmdline.split(b"\0"):
         return "server"
-    return "crawl" if b"scrapy" in cmdline else None
+    return "crawl" if is_scrapy_crawl(cmdline) else None
 
 
 def crawl_mirror(extra_articles: int, data_dir: Path) -> tuple[CrawlRun, Peaks]:

@@ -23,7 +23,6 @@ by parsing and archiving (CPU, and the one archive server every worker writes to
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import sys
 import tempfile
@@ -37,7 +36,7 @@ REPO_DIR = Path(__file__).resolve().parent.parent
 if str(REPO_DIR) not in sys.path:
     sys.path.insert(0, str(REPO_DIR))
 
-from rss import PeakPoller  # noqa: E402
+from rss import PeakPoller, is_scrapy_crawl  # noqa: E402
 
 from crawler.archive.server import find_or_start_server  # noqa: E402
 from crawler.archive.store import connect  # noqa: E402
@@ -66,18 +65,14 @@ class Round:
 
 def classify(pid: int, cmdline: bytes) -> str | None:
     """Each ``scrapy crawl`` process started here is a worker of its own (not a short-lived
-    fork of one, which has its cmdline until it execs)."""
+    fork of one, which has its command line until it execs)."""
     try:
         parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
         return None
     if parent != os.getpid():
         return None
-    argv = cmdline.split(b"\0")
-    is_worker = any(
-        arg.endswith(b"/scrapy") and after == b"crawl" for arg, after in itertools.pairwise(argv)
-    )
-    return f"worker {pid}" if is_worker else None
+    return f"worker {pid}" if is_scrapy_crawl(cmdline) else None
 
 
 def crawl_round(

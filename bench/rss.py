@@ -18,6 +18,7 @@ each method, with ``subprocess``'s default vfork and with a plain fork.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -61,6 +62,18 @@ def descendants(pid: int) -> list[int]:
             found += children
             pending += children
     return found
+
+
+def is_scrapy_crawl(cmdline: bytes) -> bool:
+    """Whether ``/proc/<pid>/cmdline`` is a ``scrapy crawl`` process, told by its arguments:
+    until it execs, a freshly forked child still has its parent's command line and memory, and
+    a substring test ("scrapy" in ``--no-scrapy-bench``) once recorded a bench's peak as the
+    crawl's."""
+    argv = cmdline.split(b"\0")
+    return any(
+        (arg == b"scrapy" or arg.endswith(b"/scrapy")) and after == b"crawl"
+        for arg, after in itertools.pairwise(argv)
+    )
 
 
 def embedded_server_pid(data_dir: Path) -> list[int]:

@@ -86,3 +86,31 @@ def test_usr_bin_time_measures_the_command_not_its_parent(
         check=True,
     )
     assert int(report.read_text().split()[-1]) < SLACK_MIB * MIB
+
+
+def test_bench_crawl_counts_only_the_crawl_not_its_own_fork_before_exec(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Until it execs, the crawl's process has the bench's command line and memory: naming
+    "scrapy" (``--no-scrapy-bench``) must not make it the crawl, or the crawl's peak is the
+    bench's (the mirror's pages: 567 MiB reported for a crawl that peaked near 220 MiB)."""
+    monkeypatch.syspath_prepend(str(REPO_DIR / "bench"))
+    spec = importlib.util.spec_from_file_location(
+        "bench_crawl_under_test", REPO_DIR / "bench" / "bench_crawl.py"
+    )
+    assert spec is not None and spec.loader is not None
+    bench_crawl = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, bench_crawl)  # for its dataclasses
+    spec.loader.exec_module(bench_crawl)
+
+    def argv(*args: str) -> bytes:
+        return b"\0".join(arg.encode() for arg in args) + b"\0"
+
+    bench = argv("python", "bench/bench_crawl.py", "--extra-articles", "10", "--no-scrapy-bench")
+    assert bench_crawl.classify(1, bench) is None
+    venv = "/repo/.venv/bin"
+    crawl = argv(f"{venv}/python3", f"{venv}/scrapy", "crawl", "antara_kalteng", "-a", "x=1")
+    assert bench_crawl.classify(1, crawl) == "crawl"
+    assert bench_crawl.classify(1, argv("python", "-m", "scrapy", "crawl", "a")) == "crawl"
+    server = argv("python", "-m", "secantus", "--port", "1", "--standalone")
+    assert bench_crawl.classify(1, server) == "server"
