@@ -34,7 +34,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 from crawler.extract.normalize import canonical_url
-from tests.mirror import MirrorServer, Page
+from tests.mirror import CrawlRun, MirrorServer, Page, mirror_crawl_args, run_crawl
 from tests.publisher_pages import (
     WIB,
     WORDS,
@@ -339,6 +339,18 @@ class BareMirror(PublisherMirror):
 
 
 SITES = {"wordpress": WordPressMirror, "sitemap": SitemapMirror, "bare": BareMirror}
+
+
+def crawl(mirror: MirrorServer, mongo_uri: str, database: str, spider: str = "news") -> CrawlRun:
+    """A fast, finished crawl of ``mirror`` by ``spider`` (``news`` is told the live URL);
+    the mirror's request counts start from zero."""
+    mirror.reset_counts()
+    extra = ["-a", f"url={mirror.live_origin}/"] if spider == "news" else []
+    run = run_crawl(spider, *mirror_crawl_args(mirror, mongo_uri, database, *extra))
+    assert run.returncode == 0, run.log[-3000:]
+    assert run.stats.get("finish_reason") == "finished"
+    assert "Traceback" not in run.log, run.log[-3000:]
+    return run
 
 
 def main(argv: list[str] | None = None) -> None:

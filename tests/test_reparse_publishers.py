@@ -31,8 +31,7 @@ from crawler.sites.generic import GenericSite
 from crawler.sites.publisher_config import source_name
 from spiders.news import SPIDERS
 from spiders.publishers import PublisherSpider
-from tests.mirror import CrawlRun, MirrorServer, mirror_crawl_args, run_crawl
-from tests.publisher_mirrors import BareMirror, WordPressMirror
+from tests.publisher_mirrors import BareMirror, WordPressMirror, crawl
 
 Doc = dict[str, Any]
 #: Fields saying when a record was fetched or archived: a rebuild sets them anew.
@@ -44,15 +43,6 @@ class UnknownBareMirror(BareMirror):
 
     live = "https://www.kabarsampit.example"
     site_name = "Kabar Sampit"
-
-
-def crawl(mirror: MirrorServer, mongo_uri: str, database: str, spider: str) -> CrawlRun:
-    extra = ["-a", f"url={mirror.live_origin}/"] if spider == "news" else []
-    run = run_crawl(spider, *mirror_crawl_args(mirror, mongo_uri, database, *extra))
-    assert run.returncode == 0, run.log[-3000:]
-    assert run.stats.get("finish_reason") == "finished"
-    assert "Traceback" not in run.log, run.log[-3000:]
-    return run
 
 
 def records(db: Database[Doc]) -> dict[str, Doc]:

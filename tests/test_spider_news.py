@@ -26,8 +26,8 @@ from crawler.extract.normalize import canonical_url
 from crawler.sites.publisher_config import shipped_configs
 from spiders.news import SPIDERS, ZeroConfigSpider
 from spiders.publishers import PublisherSpider
-from tests.mirror import CrawlRun, MirrorServer, mirror_crawl_args, run_crawl
-from tests.publisher_mirrors import BareMirror, SitemapMirror, WordPressMirror
+from tests.mirror import MirrorServer
+from tests.publisher_mirrors import BareMirror, SitemapMirror, WordPressMirror, crawl
 from tests.publisher_pages import rss
 
 MIRROR = "http://127.0.0.1:8765"
@@ -279,16 +279,6 @@ def test_a_listing_without_article_links_is_counted_for_the_monitor() -> None:
 
 
 # --- real crawls -------------------------------------------------------------------------------
-
-
-def crawl(mirror: MirrorServer, mongo_uri: str, database: str, spider: str = "news") -> CrawlRun:
-    mirror.reset_counts()
-    extra = ["-a", f"url={mirror.live_origin}/"] if spider == "news" else []
-    run = run_crawl(spider, *mirror_crawl_args(mirror, mongo_uri, database, *extra))
-    assert run.returncode == 0, run.log[-3000:]
-    assert run.stats.get("finish_reason") == "finished"
-    assert "Traceback" not in run.log, run.log[-3000:]
-    return run
 
 
 def article_fetches(mirror: MirrorServer, paths: list[str]) -> dict[str, int]:
