@@ -176,7 +176,9 @@ def test_python_dash_m_crawler_runs(filled: Archive) -> None:
     assert json.loads(done.stdout)["url"] == url(1)
 
 
-def serve_process(data_dir: Path, *args: str) -> subprocess.Popen[str]:
+def serve_process(
+    data_dir: Path, *args: str, sigint_ignored: bool = False
+) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k != "MONGO_URI"}
     return subprocess.Popen(
         [sys.executable, "-m", "crawler", "--data-dir", str(data_dir), "serve", *args],
@@ -185,6 +187,11 @@ def serve_process(data_dir: Path, *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As a job a non-interactive shell starts in the background (`serve &` in a script):
+        # SIGINT ignored from the start.
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        if sigint_ignored
+        else None,
     )
 
 
@@ -215,6 +222,18 @@ def test_serve_runs_in_the_foreground_until_interrupted(tmp_path: Path) -> None:
             if process.poll() is None:
                 process.terminate()  # serve releases its server on SIGTERM too
                 process.wait(timeout=30)
+    assert not (tmp_path / "secantusd.json").exists()
+
+
+def test_serve_stops_on_sigint_even_when_started_with_it_ignored(tmp_path: Path) -> None:
+    with serve_process(tmp_path, "--port", str(free_port()), sigint_ignored=True) as process:
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline().startswith("mongodb://127.0.0.1:")
+            assert "Releasing the server" in stop_serving(process)
+        finally:
+            if process.poll() is None:
+                process.kill()
     assert not (tmp_path / "secantusd.json").exists()
 
 

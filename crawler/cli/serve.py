@@ -20,6 +20,8 @@ from crawler.cli.options import (
 
 #: ``serve --stop`` of a server that clients still use (EX_TEMPFAIL, as ``run`` when locked).
 EXIT_IN_USE = 75
+#: Signals that stop serving (Ctrl-C, systemd's or kill's stop).
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @click.command()
@@ -90,7 +92,9 @@ def serve_foreground(data_dir: Path, host: str, port: int) -> int:
     except (embedded.EmbeddedServerError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         return EXIT_UNAVAILABLE
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # SIGINT too: started from a script in the background, serve inherits SIGINT ignored,
+    # and Python then leaves it so (no KeyboardInterrupt): Ctrl-C or kill -INT did nothing.
+    previous = {number: signal.signal(number, _interrupt) for number in _STOP_SIGNALS}
     try:
         if not running.owner:
             click.echo(
@@ -111,7 +115,8 @@ def serve_foreground(data_dir: Path, host: str, port: int) -> int:
     except KeyboardInterrupt:
         click.echo("Releasing the server ...", err=True)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
         running.release()
     if running.alive():  # a client uses it, or asked it to linger: stopped unless in use
         stop_lingering(root)
