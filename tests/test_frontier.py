@@ -27,6 +27,7 @@ from tests.mirror import (
     REPO_DIR,
     MirrorServer,
     free_port,
+    mirror_crawl_args,
     run_crawl,
     wait_for_an_article,
 )
@@ -55,18 +56,20 @@ def redis_url(redis_server: RedisServer) -> str:
 def worker_args(
     mirror: DeskMirror, redis_url: str, mongo_uri: str, database: str, *, timeout: float = 3
 ) -> list[str]:
-    return [
-        "-a", f"base_url={mirror.base_url}",
+    return mirror_crawl_args(
+        mirror,
+        mongo_uri,
+        database,
         "-a", "max_pages=100000",
-        "-s", f"REDIS_URL={redis_url}",
-        "-s", f"MONGO_URI={mongo_uri}",
-        "-s", f"MONGO_DATABASE={database}",
-        "-s", "AUTOTHROTTLE_ENABLED=False",
-        "-s", "DOWNLOAD_DELAY=0",
         "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={CONCURRENCY}",
-        "-s", "FRONTIER_HEARTBEAT_SECONDS=0.5",
         "-s", f"FRONTIER_WORKER_TIMEOUT_SECONDS={timeout}",
-    ]  # fmt: skip
+        *frontier_args(redis_url),
+    )  # fmt: skip
+
+
+def frontier_args(redis_url: str) -> tuple[str, ...]:
+    """A worker of the shared frontier in ``redis_url``, beating every half second."""
+    return ("-s", f"REDIS_URL={redis_url}", "-s", "FRONTIER_HEARTBEAT_SECONDS=0.5")
 
 
 def archived_paths(mongo_uri: str, database: str) -> list[str]:
@@ -345,15 +348,7 @@ def test_publisher_spiders_share_a_crawl_too(
     """The WordPress API's pages and a bare site's listings, each fetched by one worker."""
     database = f"frontier_{uuid.uuid4().hex[:8]}"
     with site() as mirror:
-        args = [
-            "-a", f"base_url={mirror.base_url}",
-            "-s", f"REDIS_URL={redis_url}",
-            "-s", f"MONGO_URI={mongo_uri}",
-            "-s", f"MONGO_DATABASE={database}",
-            "-s", "AUTOTHROTTLE_ENABLED=False",
-            "-s", "DOWNLOAD_DELAY=0",
-            "-s", "FRONTIER_HEARTBEAT_SECONDS=0.5",
-        ]  # fmt: skip
+        args = mirror_crawl_args(mirror, mongo_uri, database, *frontier_args(redis_url))
         with ThreadPoolExecutor(2) as pool:
             runs = list(pool.map(lambda _: run_crawl(spider, *args), range(2)))
         twice = {path: n for path, n in mirror.counts.items() if n > 1}

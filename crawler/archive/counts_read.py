@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pymongo.database import Database
@@ -29,6 +29,7 @@ from crawler.archive.export import RECORD_FIELDS
 from crawler.archive.query_filter import check_text, parse_when
 from crawler.archive.store import ARTICLES
 from crawler.archive.tally import STATS_GROUPS, Tally
+from crawler.archive.windowed import find_windowed
 
 logger = logging.getLogger(__name__)
 
@@ -236,15 +237,37 @@ def _add_bucket(result: Tally, doc: Doc, source: str | None) -> None:
     result.multi_desk += carried if source is not None else int(doc.get("stories") or 0)
 
 
+def day_counts(db: Database[Doc], source: str | None = None) -> dict[datetime, int]:
+    """Records per UTC day (midnight) by the all-time counters, valid or not (``{}`` without
+    any): where a windowed read cuts (:mod:`crawler.archive.windowed`), which stale counts
+    only make less even."""
+    days: dict[datetime, int] = {}
+    for doc in _buckets(db, [("a", {})], source, ["core"]):
+        for label, count in (doc.get("days") or {}).items():
+            if label == counters.NO_DAY:
+                continue
+            try:  # fromisoformat is fast; years before 1000 are not padded (day_label)
+                day = datetime.fromisoformat(label).replace(tzinfo=UTC)
+            except ValueError:
+                try:
+                    day = datetime.strptime(label, "%Y-%m-%d").replace(tzinfo=UTC)
+                except ValueError:
+                    continue
+            days[day] = days.get(day, 0) + int(count or 0)
+    return days
+
+
 def scan_records(db: Database[Doc], match: Doc, members: Any = None) -> Tally:
-    """The counts of the records matching ``match``, one streamed pass (no story figures);
-    ``members`` (a :class:`~crawler.archive.story_counts.Members`) also gets every record."""
+    """The counts of the records matching ``match``, one streamed pass in windows (no story
+    figures); ``members`` (a :class:`~crawler.archive.story_counts.Members`) also gets every
+    record."""
     result = Tally()
-    with db[ARTICLES].find(match, SCAN_PROJECTION, batch_size=CURSOR_BATCH) as cursor:
-        for doc in cursor:
-            result.add(doc)
-            if members is not None:
-                members.add(doc)
+    source = match.get("source")
+    days = day_counts(db, source if isinstance(source, str) else None)
+    for doc in find_windowed(db[ARTICLES], match, SCAN_PROJECTION, days=days):
+        result.add(doc)
+        if members is not None:
+            members.add(doc)
     return result
 
 
@@ -258,7 +281,7 @@ def scanned(db: Database[Doc], window: Window, source: str | None) -> Tally:
         stories = set(members)
         if source is not None:  # the window's stories, whichever source has the first record
             fields = {"_id": 0, "story_id": 1}
-            found = db[ARTICLES].find(window.match(None), fields, batch_size=CURSOR_BATCH)
+            found = find_windowed(db[ARTICLES], window.match(None), fields, days=day_counts(db))
             stories = {str(doc["story_id"]) for doc in found if doc.get("story_id")}
         members = story_counts.members_of(db[ARTICLES], stories)
     states = (members.state(story) for story in members)

@@ -181,17 +181,22 @@ def _write_csv(records: Iterable[Mapping[str, Any]], path: Path) -> int:
     return count
 
 
-def _parquet_value(name: str, value: Any) -> Any:
-    """Coerce a stored value to its column type; a value of the wrong type becomes null."""
-    if value is None:
-        return None
+def _parquet_column(name: str, values: list[Any]) -> list[Any]:
+    """The stored values of one column coerced to its type; a value of the wrong type becomes
+    null (one comprehension per column: a call per value was a fifth of the export's time)."""
     if name in DATETIME_FIELDS:
-        return value if isinstance(value, datetime) else None
+        return [value if isinstance(value, datetime) else None for value in values]
     if name in LIST_FIELDS:
-        return [str(item) for item in value] if isinstance(value, (list, tuple)) else None
+        return [
+            [str(item) for item in value] if isinstance(value, (list, tuple)) else None
+            for value in values
+        ]
     if name in INT_FIELDS:
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
-    return str(value)
+        return [
+            value if isinstance(value, int) and not isinstance(value, bool) else None
+            for value in values
+        ]
+    return [value if value is None or type(value) is str else str(value) for value in values]
 
 
 def _write_parquet(records: Iterable[Mapping[str, Any]], path: Path) -> int:
@@ -215,7 +220,7 @@ def _write_parquet(records: Iterable[Mapping[str, Any]], path: Path) -> int:
             if not batch:
                 return count
             columns = {
-                name: [_parquet_value(name, record.get(name)) for record in batch]
+                name: _parquet_column(name, [record.get(name) for record in batch])
                 for name in RECORD_FIELDS
             }
             count += len(batch)

@@ -52,6 +52,7 @@ from crawler.archive.tally import Tally as Tally
 from crawler.archive.text_match import LiteralMatch
 from crawler.archive.text_match import fold as fold
 from crawler.archive.text_match import literal_pattern as literal_pattern
+from crawler.archive.windowed import find_windowed, read_ahead, split_projection, stripped
 
 if TYPE_CHECKING:
     import pandas
@@ -59,9 +60,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 Record = dict[str, Any]
-#: Documents fetched per round trip when streaming; large enough to amortise latency, small
-#: enough that memory stays flat (a record is a few KB).
-CURSOR_BATCH = 1000
 #: Articles fetched per ``url $in`` query of a word search: SecantusDB compares each returned
 #: document's URL with the list one by one, so a long list costs more than a round trip.
 FETCH_CHUNK = 50
@@ -179,9 +177,7 @@ class Archive:
         articles = self.db[ARTICLES]
         projection = {"_id": 0, **projection}
         if search.text is None:
-            cursor = articles.find(search.conditions, projection, batch_size=CURSOR_BATCH)
-            with cursor.sort("published_at", -1) as records:
-                yield from search.apply(records)
+            yield from search.apply(self._windowed(search.conditions, projection))
             return
         if not self.search_index_ready():
             yield from search.apply(self._scan_for_words(search, projection))
@@ -195,7 +191,8 @@ class Archive:
             # url first: SecantusDB then looks the URLs up on their index; with another
             # condition first it took that one's index (20x slower; a hint was slower too).
             condition = {"url": {"$in": urls}, **search.conditions}
-            return articles.find(condition, _including(projection, "url"))
+            fetch, dropped = split_projection(_including(projection, "url"))
+            return stripped(articles.find(condition, fetch), dropped)
 
         ordered = search_terms.fetch_in_order(fetch, (url for url, _ in found), FETCH_CHUNK)
         yield from search.apply(ordered)
@@ -210,9 +207,15 @@ class Archive:
         if pattern is not None:
             condition = pattern.server_condition()
             conditions["$or"] = [{"title": condition}, {"body": condition}]
-        fields = _including(projection, "title", "body")
-        cursor = self.db[ARTICLES].find(conditions, fields, batch_size=CURSOR_BATCH)
-        return cursor.sort("published_at", -1)
+        return self._windowed(conditions, _including(projection, "title", "body"))
+
+    def _windowed(self, conditions: Mapping[str, Any], projection: Mapping[str, Any]) -> Any:
+        """The records matching ``conditions``, newest first, read a window of dates at a time
+        (:mod:`crawler.archive.windowed`: one ``find`` of everything would make SecantusDB
+        decode every record before the first one arrives)."""
+        source = conditions.get("source")
+        days = counts_read.day_counts(self.db, source if isinstance(source, str) else None)
+        return find_windowed(self.db[ARTICLES], conditions, projection, days=days)
 
     def search(
         self,
@@ -355,7 +358,7 @@ class Archive:
 
         Memory stays flat whatever the archive size (see :mod:`crawler.archive.export` for formats).
         """
-        return write_records(self.search(**filters), Path(out), format, progress)
+        return write_records(read_ahead(self.search(**filters)), Path(out), format, progress)
 
 
 def _including(projection: Mapping[str, Any], *names: str) -> dict[str, Any]:

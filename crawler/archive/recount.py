@@ -29,13 +29,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING
 from pymongo.database import Database
 
 from crawler.archive import counters, story_counts
-from crawler.archive.counts_read import CURSOR_BATCH, SCAN_PROJECTION
+from crawler.archive.counts_read import SCAN_PROJECTION, day_counts
 from crawler.archive.store import ARTICLES
 from crawler.archive.tally import Figures, figures
+from crawler.archive.windowed import find_windowed
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +91,7 @@ def recount(
     counts.delete_one({"_id": counters.MARKER_ID})  # readers scan until the end
     _wait_for_writers(db, wait_seconds)
     before = _sequence(db)
+    days = day_counts(db)  # where the read cuts its windows: the old counts will do
     counts.delete_many({"g": {"$ne": None}})
     db[story_counts.STORY_COUNTS].delete_many({})
 
@@ -100,16 +101,14 @@ def recount(
     members = story_counts.Members()
     # In date order (the published_at index), so that one month's day and month buckets are
     # complete when the next month starts: each is inserted whole, once.
-    cursor = db[ARTICLES].find({}, SCAN_PROJECTION, batch_size=CURSOR_BATCH)
-    with cursor.sort("published_at", ASCENDING) as records:
-        for doc in records:
-            fig = figures(doc)
-            months.add(fig)
-            everything.add_figures(fig, +1, grains="a")
-            members.add(doc)
-            result.records += 1
-            if progress is not None and result.records % chunk == 0:
-                progress(chunk)
+    for doc in find_windowed(db[ARTICLES], {}, SCAN_PROJECTION, ascending=True, days=days):
+        fig = figures(doc)
+        months.add(fig)
+        everything.add_figures(fig, +1, grains="a")
+        members.add(doc)
+        result.records += 1
+        if progress is not None and result.records % chunk == 0:
+            progress(chunk)
     if progress is not None and result.records % chunk:
         progress(result.records % chunk)
     months.flush()

@@ -22,8 +22,10 @@ from typing import Any
 from pymongo.database import Database
 
 from crawler.archive import search_terms
+from crawler.archive.counts_read import day_counts
 from crawler.archive.search_terms import ARCHIVE_META, ARTICLE_TERMS
 from crawler.archive.store import ARTICLES, find_in_chunks
+from crawler.archive.windowed import find_windowed
 
 logger = logging.getLogger(__name__)
 
@@ -71,15 +73,15 @@ def reindex(
     update = {"$set": {"building": search_terms.TERMS_VERSION}, "$unset": {"version": ""}}
     db[ARCHIVE_META].update_one({"_id": search_terms.MARKER_ID}, update, upsert=True)
     search_terms.ensure_index(db)
-    with db[ARTICLES].find({}, _READ, batch_size=batch_size) as cursor:
-        while batch := list(islice(cursor, batch_size)):
-            result.records += len(batch)
-            urls = [doc["url"] for doc in batch]
-            have = {d["_id"] for d in find_in_chunks(db[ARTICLE_TERMS], "_id", urls, {"_id": 1})}
-            todo = [doc for doc in batch if doc["url"] not in have]
-            search_terms.index_records(db, todo, [])
-            result.indexed += len(todo)
-            if progress is not None:
-                progress(len(batch))
+    records = find_windowed(db[ARTICLES], {}, _READ, days=day_counts(db))
+    while batch := list(islice(records, batch_size)):
+        result.records += len(batch)
+        urls = [doc["url"] for doc in batch]
+        have = {d["_id"] for d in find_in_chunks(db[ARTICLE_TERMS], "_id", urls, {"_id": 1})}
+        todo = [doc for doc in batch if doc["url"] not in have]
+        search_terms.index_records(db, todo, [])
+        result.indexed += len(todo)
+        if progress is not None:
+            progress(len(batch))
     search_terms.mark_ready(db)
     return result

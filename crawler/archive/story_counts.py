@@ -48,6 +48,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from crawler.archive.tally import figure_source
+from crawler.archive.windowed import find_windowed
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +153,7 @@ def members_of(articles: Collection[Doc], stories: Iterable[str]) -> Members:
     if len(wanted) <= MANY_STORIES:
         docs = find_in(articles, "story_id", wanted, MEMBER_PROJECTION)
     else:
-        docs = articles.find({}, MEMBER_PROJECTION, batch_size=1000)
+        docs = find_windowed(articles, {}, MEMBER_PROJECTION)
     for doc in docs:
         if doc.get("story_id") in wanted:
             members.add(doc)
