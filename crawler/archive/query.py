@@ -209,7 +209,9 @@ class Archive:
             conditions["$or"] = [{"title": condition}, {"body": condition}]
         return self._windowed(conditions, _including(projection, "title", "body"))
 
-    def _windowed(self, conditions: Mapping[str, Any], projection: Mapping[str, Any]) -> Any:
+    def _windowed(
+        self, conditions: Mapping[str, Any], projection: Mapping[str, Any]
+    ) -> Iterator[Record]:
         """The records matching ``conditions``, newest first, read a window of dates at a time
         (:mod:`crawler.archive.windowed`: one ``find`` of everything would make SecantusDB
         decode every record before the first one arrives)."""

@@ -12,10 +12,14 @@ What is ours, because 0.9.1 does not do it:
   ``settling``, and deletes those whose records the archive pipeline has settled (written,
   spooled or lost: ``archive/settled`` caught up with ``archive/received`` as it was when the
   callback ended). It also puts back what dead workers (heartbeat expired) had taken.
+- **Seen and queued in one step.** A request is added to the seen set and to the queue by one
+  Lua script (:meth:`.TakingQueue.push_unseen`): a worker killed between two separate commands
+  would leave a request seen but never queued, and when that is a listing page, every article
+  it lists is lost to the crawl.
 - **Redis may go away.** A push that fails waits in memory and is retried every heartbeat
-  (through the seen set first if it had not been checked against it, so two workers that found
-  the same link while Redis was away still queue it once); a pop that fails returns nothing
-  for now. With Redis persistence on (``appendonly yes``), a
+  (through the same script, so two workers that found the same link while Redis was away
+  still queue it once, and a push whose reply was lost is not queued twice); a pop that fails
+  returns nothing for now. With Redis persistence on (``appendonly yes``), a
   restarted Redis gives back the queue, the seen set and the taken requests.
 - **The crawl ends when the frontier is empty for everyone**, not when one worker's local
   queue is: an idle worker stays open while the queue holds requests, while a live worker
@@ -76,8 +80,8 @@ class SharedScheduler:
         self.keys: FrontierKeys
         self.queue: TakingQueue
         self.seen: RFPDupeFilter
-        #: Requests Redis could not take yet, each with whether the seen set already has it.
-        self._unpushed: list[tuple[Request, bool]] = []
+        #: Requests Redis could not take yet, in the order they came.
+        self._unpushed: list[Request] = []
         #: token -> request, for requests taken and not yet out of the engine.
         self._taken: dict[str, Request] = {}
         #: (token, ``archive/received`` when its callback ended), oldest first.
@@ -151,19 +155,24 @@ class SharedScheduler:
             return False
 
     def enqueue_request(self, request: Request) -> bool:
-        checked = request.dont_filter
         try:
-            if not checked and self.seen.request_seen(request):
+            if not self._push(request):
                 self.stats.inc_value(stats_keys.FRONTIER_DUPLICATES)
                 return False
-            checked = True
-            self.queue.push(request)
         except RedisError as exc:
             self._redis_error("queueing a request", exc)
-            self._unpushed.append((request, checked))  # pushed at a later heartbeat
+            self._unpushed.append(request)  # pushed at a later heartbeat
         self.stats.inc_value(stats_keys.FRONTIER_ENQUEUED)
         self.stats.inc_value(stats_keys.SCHEDULER_ENQUEUED)
         return True
+
+    def _push(self, request: Request) -> bool:
+        """Queue ``request`` (marked seen in the same step) unless it was seen before."""
+        if request.dont_filter:
+            self.queue.push(request)
+            return True
+        fingerprint = self.seen.request_fingerprint(request)
+        return self.queue.push_unseen(self.keys.seen, fingerprint, request)
 
     def next_request(self) -> Request | None:
         try:
@@ -207,12 +216,8 @@ class SharedScheduler:
     def _push_waiting(self) -> None:
         """Queue what Redis could not take before, in order, stopping at the first failure."""
         while self._unpushed:
-            request, checked = self._unpushed[0]
-            if not checked and self.seen.request_seen(request):
+            if not self._push(self._unpushed[0]):
                 self.stats.inc_value(stats_keys.FRONTIER_DUPLICATES)
-            else:
-                self._unpushed[0] = (request, True)
-                self.queue.push(request)
             del self._unpushed[0]
 
     def _settle_finished(self, *, everything: bool = False) -> None:

@@ -48,6 +48,15 @@ redis.call('HDEL', KEYS[2], ARGV[1])
 return moved
 """
 
+# KEYS: seen, queue. ARGV: fingerprint, score, data. Queues a request not seen before, in the
+# same step as it is marked seen: a worker killed between the two would leave it seen and never
+# queued (a listing page lost that way loses every article it lists). 1 if queued.
+_PUSH_UNSEEN = """
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+return 1
+"""
+
 # KEYS: taken, settling. ARGV: tokens. Callbacks ended: from taken to settling.
 _SETTLE = """
 for _, token in ipairs(ARGV) do
@@ -74,6 +83,15 @@ class TakingQueue(PriorityQueue):
         self._take = server.register_script(_TAKE)
         self._requeue = server.register_script(_REQUEUE)
         self._settle = server.register_script(_SETTLE)
+        self._push_unseen = server.register_script(_PUSH_UNSEEN)
+
+    def push_unseen(self, seen_key: str, fingerprint: str, request: Request) -> bool:
+        """Queue ``request`` unless ``fingerprint`` is in the ``seen_key`` set, and add it
+        there, in one step; False for a request seen before. Run twice (a reply lost to a
+        dropped connection, then a retry), it queues the request once."""
+        data = self._encode_request(request)
+        keys = [seen_key, self.key]
+        return bool(self._push_unseen(keys=keys, args=[fingerprint, -request.priority, data]))
 
     def push_many(self, requests: list[Request]) -> None:
         """Push several requests in one round trip."""
