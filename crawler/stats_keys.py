@@ -271,6 +271,8 @@ def monitor_name(key: str) -> str | None:
 FRONTIER_ENQUEUED: Final = "frontier/enqueued"
 FRONTIER_DUPLICATES: Final = "frontier/duplicates"
 FRONTIER_DEQUEUED: Final = "frontier/dequeued"
+#: Requests kept in the worker's own memory (``WORKER_OWN_META``), fetched by it alone.
+FRONTIER_OWN: Final = "frontier/own"
 FRONTIER_ACKED: Final = "frontier/acked"
 #: Requests a dead worker had taken, put back in the queue by this worker.
 FRONTIER_REQUEUED: Final = "frontier/requeued"

@@ -17,6 +17,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler import stats_keys
+from crawler.components.frontier.config import WORKER_OWN_META
 from crawler.components.incremental import ArchiveAwareMiddleware
 from crawler.discovery import feeds, listings, sitemaps, wordpress
 from crawler.discovery.entries import DiscoveryError, Entry
@@ -347,7 +348,14 @@ class PublisherSpider(WordPressPosts, NewsSpider):
             self.fetch_url(live_url),
             callback=callback,
             errback=errback,
-            meta={"listing": method, "listing_page": 1, "discovery": method},
+            meta={
+                "listing": method,
+                "listing_page": 1,
+                "discovery": method,
+                # Its callback reads this worker's discovery state: in a shared crawl, it is
+                # fetched by the worker that asked (each worker runs its own discovery).
+                WORKER_OWN_META: True,
+            },
             # Each is asked for once (_requested); a request the dupefilter dropped silently
             # would leave its method waiting for an answer that never comes.
             dont_filter=True,

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from pymongo import MongoClient
@@ -101,6 +102,43 @@ def test_a_request_is_marked_seen_and_queued_in_one_step(redis_url: str) -> None
     assert server.scard(keys.seen) == 1
     taken = queue.take()
     assert taken is not None and taken[1].url == listing.url and taken[1].priority == 5
+
+
+def test_a_workers_own_requests_are_fetched_by_it_alone(redis_url: str) -> None:
+    """A discovery probe (``WORKER_OWN_META``) never reaches the shared queue, where another
+    worker could take it: its callback reads the discovery state of the worker that asked."""
+    from scrapy import Request, Spider
+    from scrapy.utils.test import get_crawler
+
+    from crawler.components.frontier.config import WORKER_OWN_META
+    from crawler.components.frontier.shared import SharedScheduler
+
+    spider = f"own_{uuid.uuid4().hex[:8]}"
+    workers = []
+    for _ in range(2):
+        crawler = get_crawler(Spider, {"REDIS_URL": redis_url})
+        crawler.engine = SimpleNamespace()  # type: ignore[assignment]  # idle, no slot yet
+        scheduler = SharedScheduler.from_crawler(crawler)
+        scheduler.open(Spider(name=spider))
+        workers.append((crawler, scheduler))
+    (first_crawler, first), (_, second) = workers
+    try:
+        probe = Request("https://example.id/sitemap.xml", meta={WORKER_OWN_META: True})
+        article = Request("https://example.id/berita/1")
+        assert first.enqueue_request(probe) and first.enqueue_request(article)
+        assert len(first.queue) == 1  # only the article is shared
+        assert first.has_pending_requests() and len(first) == 2
+        taken = second.next_request()
+        assert taken is not None and taken.url == article.url
+        assert second.next_request() is None
+        own = first.next_request()
+        assert own is not None and own.url == probe.url
+        assert first.next_request() is None and not first.has_pending_requests()
+        assert first_crawler.stats is not None
+        assert first_crawler.stats.get_value("frontier/own") == 1
+    finally:
+        for _, scheduler in workers:
+            scheduler.close("finished")
 
 
 def test_without_redis_url_nothing_of_redis_is_imported() -> None:

@@ -95,7 +95,9 @@ CACHE_SIZE = "256M"
 #: WiredTiger's eviction makes every insert many times slower (seen generating 100k records).
 CACHE_SIZE_ENV = "EMBEDDED_SERVER_CACHE_SIZE"
 _CACHE_SIZE_SHAPE = re.compile(r"[1-9][0-9]*[MG]")
-START_TIMEOUT_SECONDS = 30.0
+#: Seconds a server that is still running may take to answer: opening a large archive takes
+#: a while (a 410,000-record one took more than 30 s with a cold page cache).
+START_TIMEOUT_SECONDS = 180.0
 
 
 class EmbeddedServerError(RuntimeError):
@@ -367,7 +369,8 @@ def _start(
     where = f"{host}:{port}" if port is not None else "localhost"
     raise EmbeddedServerError(
         f"SecantusDB did not start on {where} for {root / DB_SUBDIR} within {timeout:.0f}s "
-        f"(port in use?). Server log ({root / LOG_FILE}) tail:\n{_log_tail(root)}"
+        f"(it exited early: port in use? or it never answered). "
+        f"Server log ({root / LOG_FILE}) tail:\n{_log_tail(root)}"
     )
 
 

@@ -6,7 +6,12 @@ from dataclasses import dataclass
 
 from crawler.config import Settings, SettingsReader, redis_url
 
-__all__ = ["FrontierConfig", "FrontierUnavailable", "redis_url"]
+__all__ = ["WORKER_OWN_META", "FrontierConfig", "FrontierUnavailable", "redis_url"]
+
+#: ``Request.meta`` key: true on a request only the worker that made it may fetch (a discovery
+#: probe whose callback reads that worker's discovery state). The shared scheduler keeps it in
+#: the worker's memory, never in Redis; without a frontier the key means nothing.
+WORKER_OWN_META = "frontier_worker_own"
 
 
 class FrontierUnavailable(RuntimeError):

@@ -16,6 +16,12 @@ What is ours, because 0.9.1 does not do it:
   Lua script (:meth:`.TakingQueue.push_unseen`): a worker killed between two separate commands
   would leave a request seen but never queued, and when that is a listing page, every article
   it lists is lost to the crawl.
+- **A worker's own requests stay its own.** Each worker runs its own discovery (robots.txt,
+  the home page, sitemaps and feeds it probes), and their callbacks read that worker's
+  discovery state; a request marked ``meta[WORKER_OWN_META]`` is kept in the worker's memory
+  and fetched by it alone (in the queue, another worker took it and failed on state it
+  never had, and its maker waited for an answer that never came). Lost with a killed worker,
+  as it should be: the worker that replaces it runs discovery afresh.
 - **Redis may go away.** A push that fails waits in memory and is retried every heartbeat
   (through the same script, so two workers that found the same link while Redis was away
   still queue it once, and a push whose reply was lost is not queued twice); a pop that fails
@@ -37,6 +43,7 @@ import os
 import socket
 import time
 import uuid
+from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,7 +56,11 @@ from twisted.internet.task import LoopingCall
 
 from crawler import stats_keys
 from crawler.archive.redaction import redact_uri
-from crawler.components.frontier.config import FrontierConfig, FrontierUnavailable
+from crawler.components.frontier.config import (
+    WORKER_OWN_META,
+    FrontierConfig,
+    FrontierUnavailable,
+)
 from crawler.components.frontier.taking_queue import TakingQueue
 from crawler.ops.frontier_keys import FrontierKeys
 from crawler.ops.redis_client import RedisUnreachable, open_redis, text
@@ -80,6 +91,8 @@ class SharedScheduler:
         self.keys: FrontierKeys
         self.queue: TakingQueue
         self.seen: RFPDupeFilter
+        #: This worker's own requests (``WORKER_OWN_META``), oldest first.
+        self._own: deque[Request] = deque()
         #: Requests Redis could not take yet, in the order they came.
         self._unpushed: list[Request] = []
         #: token -> request, for requests taken and not yet out of the engine.
@@ -146,7 +159,7 @@ class SharedScheduler:
             )
 
     def has_pending_requests(self) -> bool:
-        if self._unpushed:
+        if self._own or self._unpushed:
             return True
         try:
             return len(self.queue) > 0
@@ -155,6 +168,11 @@ class SharedScheduler:
             return False
 
     def enqueue_request(self, request: Request) -> bool:
+        if request.meta.get(WORKER_OWN_META):
+            self._own.append(request)
+            self.stats.inc_value(stats_keys.FRONTIER_OWN)
+            self.stats.inc_value(stats_keys.SCHEDULER_ENQUEUED)
+            return True
         try:
             if not self._push(request):
                 self.stats.inc_value(stats_keys.FRONTIER_DUPLICATES)
@@ -175,6 +193,9 @@ class SharedScheduler:
         return self.queue.push_unseen(self.keys.seen, fingerprint, request)
 
     def next_request(self) -> Request | None:
+        if self._own:
+            self.stats.inc_value(stats_keys.SCHEDULER_DEQUEUED)
+            return self._own.popleft()
         try:
             taken = self.queue.take()
         except RedisError as exc:
@@ -189,7 +210,7 @@ class SharedScheduler:
         return request
 
     def __len__(self) -> int:
-        return len(self.queue) + len(self._unpushed)
+        return len(self._own) + len(self.queue) + len(self._unpushed)
 
     # --- the heartbeat -----------------------------------------------------------------------
 
