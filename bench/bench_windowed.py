@@ -22,6 +22,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from rss import status_kib  # noqa: E402
+
 from crawler.archive.export import write_records  # noqa: E402
 from crawler.archive.query import Archive  # noqa: E402
 from crawler.archive.store import ARTICLES  # noqa: E402
@@ -30,10 +32,7 @@ from crawler.archive.windowed import read_ahead  # noqa: E402
 
 
 def server_mib(pid: int, field: str = "VmRSS") -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) // 1024
-    return 0
+    return status_kib(pid, field) // 1024
 
 
 class FirstRecord:

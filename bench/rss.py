@@ -34,12 +34,17 @@ Classifier = Callable[[int, bytes], str | None]
 
 def vmhwm_kib(pid: int | str = "self") -> int:
     """Peak resident set of ``pid`` (KiB) so far; 0 if it is gone (or has no memory, a zombie)."""
+    return status_kib(pid, "VmHWM")
+
+
+def status_kib(pid: int | str, field: str) -> int:
+    """The ``field`` (``VmRSS``, ``VmHWM``) of ``/proc/<pid>/status`` in KiB; 0 if absent."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return 0
     for line in status.splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1])
     return 0
 

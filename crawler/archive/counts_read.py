@@ -29,12 +29,11 @@ from crawler.archive.export import RECORD_FIELDS
 from crawler.archive.query_filter import check_text, parse_when
 from crawler.archive.store import ARTICLES
 from crawler.archive.tally import STATS_GROUPS, Tally
-from crawler.archive.windowed import find_windowed
+from crawler.archive.windowed import CURSOR_BATCH, find_windowed
 
 logger = logging.getLogger(__name__)
 
 Doc = dict[str, Any]
-CURSOR_BATCH = 1000
 #: What a scan reads of each record: every counted field, ``body`` cut to its first character
 #: on the server (only its emptiness counts; on SecantusDB a ``$group`` evaluating a ``$cond``
 #: per field costs ~70 µs per record and field, so a streamed projection is the fast scan).

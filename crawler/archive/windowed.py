@@ -48,6 +48,7 @@ Doc = dict[str, Any]
 FIELD = "published_at"
 #: Records a window should hold: what the server decodes at once for one query.
 WINDOW_RECORDS = 2000
+#: Records a batch of the server's answer holds (a window is a few batches).
 CURSOR_BATCH = 1000
 #: Windows stop here; older dates are read as one window (few, if any: misread dates).
 FLOOR = datetime(1990, 1, 1, tzinfo=UTC)
@@ -90,10 +91,14 @@ def find_windowed(
     fetch, dropped = split_projection(projection)
     direction = ASCENDING if ascending else DESCENDING
     bounds = user_bounds(conditions[FIELD]) if FIELD in conditions else (None, None)
-    if bounds is None:  # an equality, an $in, ...: one query is already narrow
-        cursor = collection.find(dict(conditions), fetch, batch_size=CURSOR_BATCH)
-        with cursor.sort(FIELD, direction) as records:
+
+    def fetched(query: Doc, *, sort: bool = True) -> Iterator[Doc]:
+        cursor = collection.find(query, fetch, batch_size=CURSOR_BATCH)
+        with cursor.sort(FIELD, direction) if sort else cursor as records:
             yield from stripped(records, dropped)
+
+    if bounds is None:  # an equality, an $in, ...: one query is already narrow
+        yield from fetched(dict(conditions))
         return
     lower, upper = bounds
     others = {key: value for key, value in conditions.items() if key != FIELD}
@@ -104,18 +109,13 @@ def find_windowed(
         if is_empty(low, high):
             return
         window = {bound.op: bound.value for bound in (low, high) if bound is not None}
-        query = {**others, FIELD: window} if window else dict(others)
-        cursor = collection.find(query, fetch, batch_size=CURSOR_BATCH)
-        with cursor.sort(FIELD, direction) as records:
-            yield from stripped(records, dropped)
+        yield from fetched({**others, FIELD: window} if window else dict(others))
 
     def undated() -> Iterator[Doc]:
         """Records without a date (null or missing: one index lookup), if the caller has no
         date bounds (a bound excludes them, as in MongoDB)."""
         if lower is None and upper is None:
-            cursor = collection.find({**others, FIELD: None}, fetch, batch_size=CURSOR_BATCH)
-            with cursor as records:
-                yield from stripped(records, dropped)
+            yield from fetched({**others, FIELD: None}, sort=False)
 
     ceiling = (now or datetime.now(UTC)).replace(microsecond=0) + timedelta(days=1)
     below, above = (None, Bound("$lt", FLOOR)), (Bound("$gte", ceiling), None)
