@@ -48,6 +48,8 @@ RECORD_FIELDS: tuple[str, ...] = (
     "duplicate_of",
     "story_id",
 )
+#: The projection that reads a record's exported fields and nothing else.
+EXPORT_PROJECTION: dict[str, int] = {"_id": 0, **dict.fromkeys(RECORD_FIELDS, 1)}
 DATETIME_FIELDS = frozenset(
     {"published_at", "modified_at", "crawled_at", "first_seen_at", "last_seen_at"}
 )
