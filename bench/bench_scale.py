@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from pymongo.database import Database  # noqa: E402
 from pymongo.errors import BulkWriteError  # noqa: E402
+from rss import vmhwm_kib  # noqa: E402
 
 from crawler.archive import search_terms, stories  # noqa: E402
 from crawler.archive.query import Archive  # noqa: E402
@@ -177,13 +178,6 @@ def timed(action: Any) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
-def vm_hwm_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000)
@@ -273,7 +267,7 @@ def main() -> None:
     shutil.rmtree(target, ignore_errors=True)
     print(f"load average (1/5/15 min) after measuring: {_load()}")
     if archive.server is not None:
-        print(f"server peak RSS (VmHWM): {vm_hwm_kib(archive.server.pid) / 1024:.0f} MiB")
+        print(f"server peak RSS (VmHWM): {vmhwm_kib(archive.server.pid) / 1024:.0f} MiB")
     archive.close()
 
 
