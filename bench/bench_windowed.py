@@ -31,9 +31,9 @@ from rss import status_kib  # noqa: E402
 
 from crawler.archive.export import write_records  # noqa: E402
 from crawler.archive.query import Archive  # noqa: E402
+from crawler.archive.read_ahead import read_ahead  # noqa: E402
 from crawler.archive.store import ARTICLES  # noqa: E402
 from crawler.archive.stories import READ_PROJECTION  # noqa: E402
-from crawler.archive.windowed import read_ahead  # noqa: E402
 
 
 def server_mib(pid: int, field: str = "VmRSS") -> int:

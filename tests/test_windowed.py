@@ -15,13 +15,13 @@ import pytest
 from pymongo import ASCENDING, DESCENDING, MongoClient, monitoring
 from pymongo.database import Database
 
+from crawler.archive.read_ahead import read_ahead
 from crawler.archive.windowed import (
     FLOOR,
     Bound,
     find_windowed,
     next_span,
     planned_cuts,
-    read_ahead,
     tighter,
 )
 
@@ -130,6 +130,14 @@ BOUNDS: list[Doc] = [
     {"source": "s2", "published_at": {"$gte": datetime(2025, 1, 1, tzinfo=UTC)}},
     {"published_at": None},
     {"published_at": {"$in": [FLOOR, CEILING]}},
+    # $or: one query per alternative, overlapping ones (a record matching both comes once)
+    {"$or": [{"source": "s1"}, {"keep": {"$lt": 100}}]},
+    {
+        "$or": [{"source": "s0"}, {"keep": {"$gte": 400}}],
+        "published_at": {"$gte": datetime(2024, 1, 1, tzinfo=UTC)},
+    },
+    {"$or": [{"source": "s2"}, {"keep": 3}], "source": "s2"},  # kept whole: a key in both
+    {"$or": [{"published_at": None}, {"keep": {"$lt": 5}}]},
 ]
 
 
@@ -156,6 +164,47 @@ def test_an_exclusion_projection_is_applied_on_this_side(dated: Database[Doc]) -
     assert read and all(set(doc) <= {"url", "source", "keep", "published_at"} for doc in read)
     kept = list(find_windowed(dated.articles, {}, {"_id": 0, "url": 1}, now=NOW))
     assert kept and all(set(doc) == {"url"} for doc in kept)
+
+
+class _Filters(monitoring.CommandListener):
+    """The filter of every ``find`` sent."""
+
+    def __init__(self) -> None:
+        self.filters: list[Doc] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "find":
+            self.filters.append(event.command.get("filter", {}))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@pytest.mark.parametrize("days", [None, STALE_DAYS], ids=["adaptive", "planned"])
+def test_an_or_is_sent_as_one_query_per_alternative(
+    mongo_uri: str, dated: Database[Doc], days: Any
+) -> None:
+    """SecantusDB scans the whole collection for any ``$or``: no query carries one, and the
+    projection (with or without ``_id``) is still the caller's."""
+    conditions: Doc = {"$or": [{"source": "s1"}, {"keep": {"$lt": 100}}]}
+    listener = _Filters()
+    client: MongoClient[Doc] = MongoClient(mongo_uri, tz_aware=True, event_listeners=[listener])
+    try:
+        articles = client[dated.name].articles
+        for projection in ({"_id": 0, "url": 1}, {"_id": 0, "secret": 0}, {"url": 1}):
+            read = list(
+                find_windowed(
+                    articles, conditions, projection, window_records=20, days=days, now=NOW
+                )
+            )
+            plain = list(dated.articles.find(conditions, projection))
+            assert sorted(map(str, read)) == sorted(map(str, plain))
+    finally:
+        client.close()
+    assert listener.filters and not any("$or" in query for query in listener.filters)
 
 
 class _Replies(monitoring.CommandListener):

@@ -48,6 +48,7 @@ from crawler.archive.query_filter import (
     url_candidates,
 )
 from crawler.archive.query_filter import parse_when as parse_when
+from crawler.archive.read_ahead import read_ahead
 from crawler.archive.server import EmbeddedServer, EmbeddedServerError, resolve_mongo_uri
 from crawler.archive.store import ARTICLE_VERSIONS, ARTICLES, connect
 from crawler.archive.stories import READ_PROJECTION, first_of_each_story
@@ -57,7 +58,7 @@ from crawler.archive.tally import Tally as Tally
 from crawler.archive.text_match import LiteralMatch
 from crawler.archive.text_match import fold as fold
 from crawler.archive.text_match import literal_pattern as literal_pattern
-from crawler.archive.windowed import find_windowed, read_ahead, split_projection, stripped
+from crawler.archive.windowed import find_windowed, split_projection, stripped
 
 if TYPE_CHECKING:
     import pandas
