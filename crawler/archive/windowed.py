@@ -164,15 +164,12 @@ def _split_or(conditions: Mapping[str, Any]) -> tuple[Doc, list[Doc]]:
 
 
 def _with_id(fetch: Doc | None, dropped: set[str]) -> tuple[Doc | None, set[str]]:
-    """The projection also returning ``_id``, and the fields to drop then."""
-    if fetch is None:
-        return None, dropped
-    wanted = {**fetch, "_id": 1}
-    if fetch.get("_id", 1):
-        return wanted, dropped
-    if any(value for key, value in fetch.items() if key != "_id"):
-        return wanted, dropped | {"_id"}  # an inclusion projection that left _id out
-    return {key: value for key, value in fetch.items() if key != "_id"}, dropped | {"_id"}
+    """The projection returning ``_id`` too (by default, as the server does), and the fields
+    to drop then."""
+    if fetch is None or fetch.get("_id", 1):
+        return fetch, dropped
+    others = {key: value for key, value in fetch.items() if key != "_id"}
+    return others or None, dropped | {"_id"}
 
 
 def _union(
